@@ -1,0 +1,286 @@
+"""Configuration: ``config/sources.yaml``, ``config/newswatch.yaml`` (and the watchlist,
+loaded by :mod:`newswatch.watchlist`).
+
+Validated with pydantic. Every setting can be overridden from the environment:
+``NEWSWATCH_<SECTION>_<FIELD>`` (for example ``NEWSWATCH_FETCH_TIMEOUT_SECONDS=5``), plus
+the short forms ``NEWSWATCH_DB`` and ``NEWSWATCH_ALLOW_PRIVATE_ADDRESSES``. Secrets (the
+SMTP password) are read from the environment only, never from a file.
+
+A bad file raises :class:`~newswatch.errors.ConfigError` naming the file, the entry and
+what is wrong; the CLI turns it into one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from newswatch.errors import ConfigError
+
+__all__ = [
+    "FetchSettings",
+    "PipelineSettings",
+    "Settings",
+    "Source",
+    "Config",
+    "load_config",
+    "load_settings",
+    "load_sources",
+    "default_config_dir",
+    "default_db_path",
+    "read_yaml",
+    "format_validation_error",
+]
+
+ENV_PREFIX = "NEWSWATCH_"
+DEFAULT_USER_AGENT = "newswatch/0.1 (media monitoring; +https://github.com/newswatch/newswatch)"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FetchSettings(_Model):
+    """How newswatch talks to the web. Defaults are polite for the real web."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_seconds: float = Field(20.0, gt=0)
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    max_concurrency: int = Field(32, ge=1)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay_seconds: float = Field(0.5, ge=0)
+    max_response_bytes: int = Field(10_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0)
+    retries: int = Field(2, ge=0)
+    backoff_seconds: float = Field(1.0, ge=0)
+    max_retry_after_seconds: float = Field(120.0, ge=0)
+    allow_private_addresses: bool = False
+    respect_robots_txt: bool = True
+    # hosts for which the politeness limits above do not apply (e.g. a benchmark's own server)
+    unthrottled_hosts: tuple[str, ...] = ()
+
+
+class PipelineSettings(_Model):
+    """How a polling pass is run."""
+
+    # processes that extract and flag pages; 0 means one per CPU core
+    workers: int = Field(0, ge=0)
+    batch_size: int = Field(200, ge=1)
+    max_articles_per_feed: int = Field(200, ge=1)
+    # articles in flight at once (bounds memory whatever the size of a run)
+    max_in_flight: int = Field(64, ge=1)
+
+
+class Settings(_Model):
+    """``config/newswatch.yaml``."""
+
+    database: str | None = None
+    fetch: FetchSettings = FetchSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+
+class Source(_Model):
+    """One feed in ``config/sources.yaml``."""
+
+    name: str = Field(min_length=1)
+    url: str
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip()
+        if not (v.startswith("http://") or v.startswith("https://")) or len(v) < 11:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+
+class _SourcesFile(_Model):
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs, built once in the entry point and passed in."""
+
+    config_dir: Path
+    settings: Settings
+    sources: tuple[Source, ...]
+    watchlist_path: Path
+
+    @property
+    def db(self) -> str:
+        return self.settings.database or str(default_db_path())
+
+
+def default_config_dir() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "CONFIG", "config"))
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "DB", "data/newswatch.duckdb"))
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file; a missing file or a syntax error is a ConfigError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", file=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"invalid YAML: {problem}", file=str(path), entry=where) from None
+
+
+def format_validation_error(e: ValidationError, data: Any, *, list_key: str | None = None) -> tuple[str, str]:
+    """Turn the first pydantic error into (entry, message), naming list entries by name."""
+    err = e.errors()[0]
+    loc = list(err["loc"])
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            try:
+                node = node[item]
+                if isinstance(node, dict) and node.get("name") is not None:
+                    label = f"[{item}] (name: {node['name']!r})"
+                elif isinstance(node, dict) and node.get("id") is not None:
+                    label = f"[{item}] (id: {node['id']!r})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(item))
+            try:
+                node = node[item] if isinstance(node, dict) else None
+            except (KeyError, TypeError):
+                node = None
+    entry = "".join(parts) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting (check the spelling)"
+    elif err["type"] == "missing":
+        msg = "required but missing"
+    return entry, msg
+
+
+def _env_overrides(model: type[BaseModel], prefix: str, environ: dict[str, str]) -> dict[str, Any]:
+    """Collect NEWSWATCH_<PATH> overrides for every field of ``model`` (recursively)."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}".upper()
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            sub = _env_overrides(ann, f"{prefix}{name}_", environ)
+            if sub:
+                out[name] = sub
+        elif key in environ:
+            raw = environ[key]
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError:
+                value = raw
+            if isinstance(value, str) and ann in (tuple[str, ...],):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            out[name] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """Load ``newswatch.yaml`` (optional) and apply environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    data: Any = {}
+    file_label = str(path) if path else "environment"
+    if path is not None and path.exists():
+        data = read_yaml(path) or {}
+        if not isinstance(data, dict):
+            raise ConfigError("expected a mapping of settings at the top level", file=file_label)
+    # short forms
+    if ENV_PREFIX + "DB" in environ:
+        environ.setdefault(ENV_PREFIX + "DATABASE", environ[ENV_PREFIX + "DB"])
+    if ENV_PREFIX + "ALLOW_PRIVATE_ADDRESSES" in environ:
+        environ.setdefault(
+            ENV_PREFIX + "FETCH_ALLOW_PRIVATE_ADDRESSES", environ[ENV_PREFIX + "ALLOW_PRIVATE_ADDRESSES"]
+        )
+    overrides = _env_overrides(Settings, ENV_PREFIX, environ)
+    merged = _merge(data, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as e:
+        entry, msg = format_validation_error(e, merged)
+        # say whether the bad value came from the environment
+        top = entry.split(".")[0].split("[")[0]
+        if top in overrides:
+            file_label = f"{file_label} (or a {ENV_PREFIX}{top.upper()}_* environment variable)"
+        raise ConfigError(msg, file=file_label, entry=entry) from None
+
+
+def load_sources(path: Path) -> tuple[Source, ...]:
+    """Load ``sources.yaml``: a top-level ``sources:`` list of feeds with unique names."""
+    data = read_yaml(path)
+    if not isinstance(data, dict) or "sources" not in data:
+        raise ConfigError("expected a top-level 'sources:' list", file=str(path))
+    try:
+        parsed = _SourcesFile.model_validate(data)
+    except ValidationError as e:
+        entry, msg = format_validation_error(e, data)
+        raise ConfigError(msg, file=str(path), entry=entry) from None
+    seen: dict[str, int] = {}
+    for i, s in enumerate(parsed.sources):
+        if s.name in seen:
+            raise ConfigError(
+                f"duplicate source name (also at sources[{seen[s.name]}])",
+                file=str(path),
+                entry=f"sources[{i}] (name: {s.name!r})",
+            )
+        seen[s.name] = i
+    return tuple(parsed.sources)
+
+
+def load_config(config_dir: Path | str | None = None, *, db: str | None = None) -> Config:
+    """Load and validate the whole configuration directory. Writes nothing."""
+    cdir = Path(config_dir) if config_dir is not None else default_config_dir()
+    if not cdir.is_dir():
+        raise ConfigError("configuration directory not found", file=str(cdir))
+    settings = load_settings(cdir / "newswatch.yaml")
+    if db is not None:
+        settings = settings.model_copy(update={"database": db})
+    sources = load_sources(cdir / "sources.yaml")
+    watchlist_path = cdir / "watchlist.yaml"
+    if not watchlist_path.exists():
+        raise ConfigError("file not found", file=str(watchlist_path))
+    return Config(config_dir=cdir, settings=settings, sources=sources, watchlist_path=watchlist_path)
+
+

@@ -1,0 +1,131 @@
+"""Typed values passed between the stages of a polling pass.
+
+    Source ─fetch─▶ FetchResult ─parse─▶ FeedEntry ─fetch+extract─▶ Extracted
+           ─canonicalise+flag─▶ ArticleRecord (with FlagResult) ─store─▶ DuckDB
+
+Frozen dataclasses, cheap to pickle (they cross the process pool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "FetchResult",
+    "FeedEntry",
+    "ParsedFeed",
+    "Extracted",
+    "Mention",
+    "FlagResult",
+    "ArticleRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch returned (after redirects)."""
+
+    url: str  # the URL asked for
+    final_url: str  # the URL that answered, after redirects
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    content: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # 304 to a conditional request
+    elapsed: float = 0.0
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One usable entry of a feed: it has an absolute http(s) link."""
+
+    source: str
+    link: str
+    title: str | None = None
+    summary: str | None = None
+    published_at: datetime | None = None  # UTC, naive
+    author: str | None = None
+    language: str | None = None  # the feed's or source's declared language
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed: usable entries, and the entries skipped with a reason."""
+
+    source: str
+    entries: tuple[FeedEntry, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (what, reason)
+    bozo: bool = False
+    bozo_reason: str | None = None
+    feed_title: str | None = None
+    language: str | None = None
+    ttl_minutes: int | None = None  # <ttl> or sy:updatePeriod/updateFrequency
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """Text and metadata taken from an article page."""
+
+    text: str | None
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    canonical_url: str | None = None  # the page's rel=canonical, raw
+    extraction: str = "trafilatura"  # trafilatura / feed_summary / failed
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One match of a tracked actor or allegation, with its evidence."""
+
+    kind: str  # "actor" or "allegation"
+    entity_id: str
+    matched_text: str  # the text as it stands in the article
+    sentence: str  # the sentence it stands in
+    start: int  # character offsets of matched_text in the matched field
+    end: int
+    field: str = "text"  # "title" or "text"
+    rule: str | None = None  # which alias / rule fired
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FlagResult:
+    """The flag for one article: ids found, every mention, and a score."""
+
+    actors: tuple[str, ...] = ()
+    allegations: tuple[str, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    score: float = 0.0
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.actors)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """An article ready to store."""
+
+    article_id: str
+    url: str
+    canonical_url: str
+    source: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    language: str | None
+    text: str | None
+    summary: str | None
+    extraction: str
+    content_hash: str
+    flag: FlagResult = field(default_factory=FlagResult)
