@@ -1,0 +1,121 @@
+"""Extract stage: an article page → text and metadata (trafilatura).
+
+Where the page yields no text (paywall, consent wall, a PDF or image), the feed's title and
+summary are kept instead, and ``extraction`` says how the text was obtained:
+``trafilatura``, ``feed_summary`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import datetime
+
+import trafilatura
+from lxml import html as lxml_html
+
+from newswatch.models import Extracted
+
+__all__ = ["extract_article", "summary_text", "is_html", "MIN_TEXT_CHARS"]
+
+# below this, trafilatura's output is a fragment (a consent banner, a caption), not an article
+MIN_TEXT_CHARS = 200
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain", "")
+_CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.I)
+_HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+
+
+def is_html(content_type: str, content: bytes) -> bool:
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype in ("text/html", "application/xhtml+xml"):
+        return True
+    if ctype in _HTML_TYPES:
+        head = content[:1024].lstrip().lower()
+        return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head
+    return False
+
+
+def _rel_canonical(content: bytes) -> str | None:
+    m = _CANONICAL_RE.search(content[:200_000])
+    if not m:
+        return None
+    h = _HREF_RE.search(m.group(0))
+    if not h:
+        return None
+    raw = next(g for g in h.groups() if g is not None)
+    try:
+        return html_lib.unescape(raw.decode("utf-8", "replace")).strip() or None
+    except Exception:
+        return None
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def summary_text(summary: str | None) -> str | None:
+    """A feed summary as plain text (summaries are often HTML)."""
+    if not summary:
+        return None
+    if "<" in summary and ">" in summary:
+        try:
+            summary = lxml_html.fromstring(summary).text_content()
+        except Exception:
+            summary = re.sub(r"<[^>]+>", " ", summary)
+    text = re.sub(r"\s+", " ", html_lib.unescape(summary)).strip()
+    return text or None
+
+
+def extract_article(
+    content: bytes,
+    *,
+    url: str,
+    content_type: str = "text/html",
+    feed_title: str | None = None,
+    feed_summary: str | None = None,
+) -> Extracted:
+    """Extract one page. Never raises: a page without text falls back to the feed summary."""
+    fallback = summary_text(feed_summary)
+    if not is_html(content_type, content):
+        reason = f"not an HTML page ({content_type.split(';')[0] or 'unknown type'})"
+        return _fallback(feed_title, fallback, reason)
+    try:
+        doc = trafilatura.bare_extraction(
+            content,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            deduplicate=False,
+        )
+    except Exception as e:  # trafilatura on hostile markup: record it, keep the feed's text
+        return _fallback(feed_title, fallback, f"trafilatura failed: {type(e).__name__}: {e}")
+    if doc is None:
+        return _fallback(feed_title, fallback, "page yielded no article text")
+    text = (doc.text or "").strip()
+    meta = dict(
+        title=doc.title or feed_title,
+        author=doc.author or None,
+        published_at=_parse_date(doc.date),
+        language=doc.language or None,
+        canonical_url=_rel_canonical(content),
+    )
+    if len(text) < MIN_TEXT_CHARS and fallback and len(fallback) > len(text):
+        # a consent wall or a teaser: the feed said more than the page
+        reason = f"page yielded only {len(text)} characters" if text else "page yielded no article text"
+        return Extracted(text=fallback, extraction="feed_summary", error=reason, **meta)
+    if not text:
+        return Extracted(text=None, extraction="failed", error="page yielded no article text", **meta)
+    return Extracted(text=text, extraction="trafilatura", **meta)
+
+
+def _fallback(title: str | None, summary: str | None, reason: str) -> Extracted:
+    if summary:
+        return Extracted(text=summary, title=title, extraction="feed_summary", error=reason)
+    return Extracted(text=None, title=title, extraction="failed", error=reason)

@@ -1,0 +1,570 @@
+"""Store stage: DuckDB, with versioned migrations and idempotent, batched writes.
+
+The database is held only while a batch is written: every write opens a connection, writes
+one transaction and closes it, so ``newswatch sql`` can read between batches. A connection
+that meets another process's lock waits and retries (``lock_timeout`` seconds) instead of
+failing. Nothing relies on PRIMARY KEY constraints: inserts are anti-joins on the article
+id inside one transaction, so the same code can later run on a DuckLake catalog.
+
+Public SQL (documented in the README; changed only by a new migration):
+
+    articles(article_id, url, canonical_url, source, title, author, published_at,
+             fetched_at, language, text, summary, extraction, story_id, content_hash, run_id)
+    mentions(article_id, kind, entity_id, matched_text, sentence, field,
+             start_offset, end_offset, rule, weight)
+    flags(article_id, actors, allegations, score, flagged_at, watchlist_version)
+    sources(name, url, language, tags, enabled, last_status, last_http_status, last_error,
+            last_polled_at, last_success_at, last_new_item_at, consecutive_failures, ...)
+    runs(run_id, started_at, finished_at, status, ...)      problems(run_id, occurred_at, source, url, stage, kind, reason)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from newswatch.errors import StoreError
+from newswatch.models import ArticleRecord
+
+__all__ = [
+    "Store",
+    "SourceState",
+    "SourceUpdate",
+    "Problem",
+    "WriteStats",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "is_lock_error",
+]
+
+# -- migrations ----------------------------------------------------------------------------
+# Each entry: (version, name, SQL). Append only; never edit an applied migration.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial schema",
+        """
+        CREATE TABLE sources (
+            name VARCHAR NOT NULL,
+            url VARCHAR NOT NULL,
+            language VARCHAR,
+            tags VARCHAR[],
+            enabled BOOLEAN DEFAULT TRUE,
+            last_status VARCHAR,
+            last_http_status INTEGER,
+            last_error VARCHAR,
+            last_polled_at TIMESTAMP,
+            last_success_at TIMESTAMP,
+            last_new_item_at TIMESTAMP,
+            consecutive_failures INTEGER DEFAULT 0,
+            etag VARCHAR,
+            last_modified VARCHAR,
+            body_hash VARCHAR,
+            entries_last_seen INTEGER,
+            update_minutes INTEGER
+        );
+        CREATE TABLE articles (
+            article_id VARCHAR NOT NULL,
+            url VARCHAR NOT NULL,
+            canonical_url VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            title VARCHAR,
+            author VARCHAR,
+            published_at TIMESTAMP,
+            fetched_at TIMESTAMP NOT NULL,
+            language VARCHAR,
+            text VARCHAR,
+            summary VARCHAR,
+            extraction VARCHAR NOT NULL,
+            story_id VARCHAR NOT NULL,
+            content_hash VARCHAR,
+            run_id VARCHAR
+        );
+        CREATE TABLE article_urls (
+            url VARCHAR NOT NULL,
+            article_id VARCHAR NOT NULL
+        );
+        CREATE TABLE mentions (
+            article_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            entity_id VARCHAR NOT NULL,
+            matched_text VARCHAR,
+            sentence VARCHAR,
+            field VARCHAR,
+            start_offset INTEGER,
+            end_offset INTEGER,
+            rule VARCHAR,
+            weight DOUBLE
+        );
+        CREATE TABLE flags (
+            article_id VARCHAR NOT NULL,
+            actors VARCHAR[] NOT NULL,
+            allegations VARCHAR[] NOT NULL,
+            score DOUBLE NOT NULL,
+            flagged_at TIMESTAMP NOT NULL,
+            watchlist_version VARCHAR
+        );
+        CREATE TABLE runs (
+            run_id VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,
+            feeds_total INTEGER,
+            feeds_fetched INTEGER,
+            feeds_unchanged INTEGER,
+            feeds_failed INTEGER,
+            entries_seen INTEGER,
+            articles_new INTEGER,
+            articles_flagged INTEGER,
+            pages_failed INTEGER
+        );
+        CREATE TABLE problems (
+            run_id VARCHAR,
+            occurred_at TIMESTAMP NOT NULL,
+            source VARCHAR,
+            url VARCHAR,
+            stage VARCHAR NOT NULL,
+            kind VARCHAR,
+            reason VARCHAR NOT NULL
+        );
+        """,
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_ARTICLE_COLUMNS = [
+    "article_id", "url", "canonical_url", "source", "title", "author", "published_at",
+    "fetched_at", "language", "text", "summary", "extraction", "story_id", "content_hash", "run_id",
+]
+_SOURCE_STATE_COLUMNS = [
+    "name", "url", "etag", "last_modified", "body_hash", "consecutive_failures",
+    "last_status", "last_polled_at", "last_success_at", "last_new_item_at", "update_minutes",
+]
+
+
+def is_lock_error(e: BaseException) -> bool:
+    msg = str(e)
+    return isinstance(e, duckdb.IOException) and ("lock" in msg.lower() or "Conflicting" in msg)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    consecutive_failures: int = 0
+    last_status: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_new_item_at: datetime | None = None
+    update_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUpdate:
+    """The outcome of polling one feed, written at the end of a pass."""
+
+    name: str
+    status: str  # ok / not_modified / unchanged / failed / broken
+    polled_at: datetime
+    http_status: int | None = None
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    entries_seen: int | None = None
+    new_items: int = 0
+    update_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    stage: str  # feed / parse / entry / page / extract / store
+    reason: str
+    source: str | None = None
+    url: str | None = None
+    kind: str | None = None
+
+
+@dataclass
+class WriteStats:
+    articles_new: int = 0
+    articles_flagged: int = 0
+    duplicates: int = 0
+    new_ids: list[str] = field(default_factory=list)
+
+
+class Store:
+    """A newswatch database. ``target`` is a DuckDB file path (``:memory:`` for tests)."""
+
+    def __init__(self, target: str | Path, *, lock_timeout: float = 60.0):
+        self.target = str(target)
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Store({self.target!r})"
+
+    # -- connections ----------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return Path(self.target)
+
+    def exists(self) -> bool:
+        return self.target == ":memory:" or self.path.exists()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if read_only and not self.exists():
+            raise StoreError(
+                f"{self.target}: database does not exist (run `newswatch run` or `newswatch demo` first)"
+            )
+        if not read_only and self.target != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{self.target}: cannot create the database folder: {e}") from None
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.target, read_only=read_only)
+            except duckdb.Error as e:
+                if is_lock_error(e) and time.monotonic() < deadline:
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.5)
+                    continue
+                if is_lock_error(e):
+                    raise StoreError(
+                        f"{self.target}: the database stayed locked by another process for "
+                        f"{self.lock_timeout:.0f} s"
+                    ) from None
+                raise StoreError(f"{self.target}: cannot open the database: {e}") from None
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, held for the ``with`` block only."""
+        con = self._open(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection with the schema migrated, held for the block only."""
+        con = self._open(read_only=False)
+        try:
+            self._migrate(con)
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction: committed at the end of the block, rolled back on error."""
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                raise StoreError(f"{self.target}: commit failed: {e}") from None
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns the schema version."""
+        with self.writer() as con:
+            return self.schema_version(con)
+
+    @staticmethod
+    def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+        try:
+            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except duckdb.CatalogException:
+            return 0
+        return int(row[0] or 0)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        current = self.schema_version(con)
+        if current >= SCHEMA_VERSION:
+            return
+        if current == 0:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMP NOT NULL)"
+            )
+        for version, name, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                # another writer may have migrated while we waited for the lock
+                if self.schema_version(con) >= version:
+                    con.execute("ROLLBACK")
+                    continue
+                con.execute(sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name]
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise StoreError(f"{self.target}: migration {version} ({name}) failed: {e}") from None
+
+    # -- sources --------------------------------------------------------------------------
+    def sync_sources(self, sources: Sequence[object]) -> None:
+        """Insert configured sources that are new, and refresh url/language/tags/enabled."""
+        rows = [
+            (s.name, s.url, s.language, list(s.tags), s.enabled)  # type: ignore[attr-defined]
+            for s in sources
+        ]
+        names = [r[0] for r in rows]
+        with self.transaction() as con:
+            if rows:
+                con.execute("CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, tags VARCHAR[], enabled BOOLEAN)")
+                con.executemany("INSERT INTO _cfg VALUES (?, ?, ?, ?, ?)", rows)
+                con.execute(
+                    """
+                    UPDATE sources SET url = c.url, language = c.language, tags = c.tags, enabled = c.enabled,
+                        etag = CASE WHEN sources.url = c.url THEN sources.etag END,
+                        last_modified = CASE WHEN sources.url = c.url THEN sources.last_modified END,
+                        body_hash = CASE WHEN sources.url = c.url THEN sources.body_hash END
+                    FROM _cfg c WHERE sources.name = c.name
+                    """
+                )
+                con.execute(
+                    """
+                    INSERT INTO sources (name, url, language, tags, enabled, consecutive_failures)
+                    SELECT name, url, language, tags, enabled, 0 FROM _cfg
+                    WHERE name NOT IN (SELECT name FROM sources)
+                    """
+                )
+                con.execute("DROP TABLE _cfg")
+            # sources removed from the configuration are kept (history), but disabled
+            con.execute(
+                "UPDATE sources SET enabled = FALSE WHERE NOT list_contains(?, name)", [names]
+            )
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self.reader() as con:
+            rows = con.execute(f"SELECT {', '.join(_SOURCE_STATE_COLUMNS)} FROM sources").fetchall()
+        return {r[0]: SourceState(*r) for r in rows}
+
+    def update_sources(self, updates: Sequence[SourceUpdate], *, run_id: str | None = None,
+                       problems: Sequence[Problem] = ()) -> None:
+        """Write the outcome of a pass for each polled feed, and its problems, in one transaction."""
+        with self.transaction() as con:
+            for u in updates:
+                failed = u.status in ("failed", "broken")
+                con.execute(
+                    """
+                    UPDATE sources SET
+                        last_status = ?, last_http_status = ?, last_error = ?, last_polled_at = ?,
+                        last_success_at = CASE WHEN ? THEN last_success_at ELSE ? END,
+                        last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END,
+                        consecutive_failures = CASE WHEN ? THEN coalesce(consecutive_failures, 0) + 1 ELSE 0 END,
+                        etag = CASE WHEN ? THEN etag ELSE coalesce(?, CASE WHEN ? = 'ok' THEN NULL ELSE etag END) END,
+                        last_modified = CASE WHEN ? THEN last_modified ELSE coalesce(?, CASE WHEN ? = 'ok' THEN NULL ELSE last_modified END) END,
+                        body_hash = coalesce(?, body_hash),
+                        entries_last_seen = coalesce(?, entries_last_seen),
+                        update_minutes = coalesce(?, update_minutes)
+                    WHERE name = ?
+                    """,
+                    [
+                        u.status, u.http_status, u.error, u.polled_at,
+                        failed, u.polled_at,
+                        u.new_items, u.polled_at,
+                        failed,
+                        failed, u.etag, u.status,
+                        failed, u.last_modified, u.status,
+                        None if failed else u.body_hash,
+                        u.entries_seen, u.update_minutes, u.name,
+                    ],
+                )
+            self._insert_problems(con, problems, run_id)
+
+    # -- articles -------------------------------------------------------------------------
+    def known_urls(self, urls: Sequence[str]) -> set[str]:
+        """Which of these canonical URLs are already stored (one query for the whole batch)."""
+        if not urls or not self.exists():
+            return set()
+        with self.reader() as con:
+            if self.schema_version(con) < 1:
+                return set()
+            rows = con.execute(
+                "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT unnest(?))", [list(urls)]
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def write_batch(
+        self,
+        records: Sequence[ArticleRecord],
+        *,
+        run_id: str | None = None,
+        watchlist_version: str | None = None,
+        extra_urls: dict[str, Sequence[str]] | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> WriteStats:
+        """Store articles with their mentions and flags in ONE transaction.
+
+        Idempotent: an article whose id is already stored is skipped (its URLs are still
+        recorded), so a rerun after a killed pass adds nothing twice.
+        ``extra_urls`` maps article_id → other canonical URLs it is known by (the feed's link
+        when it differs from the page's canonical URL).
+        """
+        stats = WriteStats()
+        # one record per id within the batch
+        unique: dict[str, ArticleRecord] = {}
+        for r in records:
+            if r.article_id in unique:
+                stats.duplicates += 1
+            else:
+                unique[r.article_id] = r
+        recs = list(unique.values())
+        if not recs and not problems:
+            return stats
+
+        articles = pa.table(
+            {
+                "article_id": [r.article_id for r in recs],
+                "url": [r.url for r in recs],
+                "canonical_url": [r.canonical_url for r in recs],
+                "source": [r.source for r in recs],
+                "title": [r.title for r in recs],
+                "author": [r.author for r in recs],
+                "published_at": pa.array([r.published_at for r in recs], pa.timestamp("us")),
+                "fetched_at": pa.array([r.fetched_at for r in recs], pa.timestamp("us")),
+                "language": [r.language for r in recs],
+                "text": [r.text for r in recs],
+                "summary": [r.summary for r in recs],
+                "extraction": [r.extraction for r in recs],
+                "story_id": [r.article_id for r in recs],
+                "content_hash": [r.content_hash for r in recs],
+                "run_id": [run_id for _ in recs],
+            },
+            schema=pa.schema(
+                [(c, pa.string()) for c in _ARTICLE_COLUMNS[:6]]
+                + [("published_at", pa.timestamp("us")), ("fetched_at", pa.timestamp("us"))]
+                + [(c, pa.string()) for c in _ARTICLE_COLUMNS[8:]]
+            ),
+        )
+        url_rows: dict[tuple[str, str], None] = {}
+        for r in recs:
+            for u in (r.canonical_url, *(extra_urls or {}).get(r.article_id, ())):
+                url_rows[(u, r.article_id)] = None
+        urls = pa.table({"url": [u for u, _ in url_rows], "article_id": [a for _, a in url_rows]})
+
+        m_rows = [(r.article_id, m) for r in recs for m in r.flag.mentions]
+        mentions = pa.table(
+            {
+                "article_id": [a for a, _ in m_rows],
+                "kind": [m.kind for _, m in m_rows],
+                "entity_id": [m.entity_id for _, m in m_rows],
+                "matched_text": [m.matched_text for _, m in m_rows],
+                "sentence": [m.sentence for _, m in m_rows],
+                "field": [m.field for _, m in m_rows],
+                "start_offset": pa.array([m.start for _, m in m_rows], pa.int32()),
+                "end_offset": pa.array([m.end for _, m in m_rows], pa.int32()),
+                "rule": [m.rule for _, m in m_rows],
+                "weight": pa.array([m.weight for _, m in m_rows], pa.float64()),
+            },
+            schema=pa.schema(
+                [(c, pa.string()) for c in ("article_id", "kind", "entity_id", "matched_text", "sentence", "field")]
+                + [("start_offset", pa.int32()), ("end_offset", pa.int32()), ("rule", pa.string()), ("weight", pa.float64())]
+            ),
+        )
+        flagged = [r for r in recs if r.flag.flagged]
+        now = datetime.utcnow()
+        flags = pa.table(
+            {
+                "article_id": [r.article_id for r in flagged],
+                "actors": pa.array([list(r.flag.actors) for r in flagged], pa.list_(pa.string())),
+                "allegations": pa.array([list(r.flag.allegations) for r in flagged], pa.list_(pa.string())),
+                "score": pa.array([float(r.flag.score) for r in flagged], pa.float64()),
+                "flagged_at": pa.array([now for _ in flagged], pa.timestamp("us")),
+                "watchlist_version": pa.array([watchlist_version for _ in flagged], pa.string()),
+            }
+        )
+
+        with self.transaction() as con:
+            con.register("_b_articles", articles)
+            con.register("_b_urls", urls)
+            con.register("_b_mentions", mentions)
+            con.register("_b_flags", flags)
+            new_ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT article_id FROM _b_articles "
+                    "WHERE article_id NOT IN (SELECT article_id FROM articles)"
+                ).fetchall()
+            ]
+            stats.new_ids = new_ids
+            stats.articles_new = len(new_ids)
+            stats.duplicates += len(recs) - len(new_ids)
+            if new_ids:
+                con.execute("CREATE TEMP TABLE _new AS SELECT unnest(?) AS article_id", [new_ids])
+                con.execute(
+                    f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
+                    f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM _b_articles WHERE article_id IN (SELECT article_id FROM _new)"
+                )
+                con.execute("INSERT INTO mentions SELECT * FROM _b_mentions WHERE article_id IN (SELECT article_id FROM _new)")
+                cur = con.execute(
+                    "INSERT INTO flags SELECT * FROM _b_flags WHERE article_id IN (SELECT article_id FROM _new)"
+                )
+                stats.articles_flagged = int(cur.fetchone()[0])
+                con.execute("DROP TABLE _new")
+            con.execute(
+                "INSERT INTO article_urls SELECT DISTINCT u.url, u.article_id FROM _b_urls u "
+                "WHERE NOT EXISTS (SELECT 1 FROM article_urls a WHERE a.url = u.url AND a.article_id = u.article_id)"
+            )
+            self._insert_problems(con, problems, run_id)
+            for name in ("_b_articles", "_b_urls", "_b_mentions", "_b_flags"):
+                con.unregister(name)
+        return stats
+
+    # -- runs and problems ----------------------------------------------------------------
+    def start_run(self, run_id: str, started_at: datetime, feeds_total: int) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, started_at, status, feeds_total) VALUES (?, ?, 'running', ?)",
+                [run_id, started_at, feeds_total],
+            )
+
+    def finish_run(self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int]) -> None:
+        cols = ["feeds_fetched", "feeds_unchanged", "feeds_failed", "entries_seen",
+                "articles_new", "articles_flagged", "pages_failed"]
+        with self.transaction() as con:
+            con.execute(
+                f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
+                [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
+            )
+
+    def record_problems(self, problems: Sequence[Problem], *, run_id: str | None = None) -> None:
+        if problems:
+            with self.transaction() as con:
+                self._insert_problems(con, problems, run_id)
+
+    @staticmethod
+    def _insert_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[Problem], run_id: str | None) -> None:
+        if not problems:
+            return
+        now = datetime.utcnow()
+        con.executemany(
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, now, p.source, p.url, p.stage, p.kind, p.reason[:2000]) for p in problems],
+        )
