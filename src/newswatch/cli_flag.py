@@ -1,0 +1,260 @@
+"""``newswatch flag`` and ``newswatch eval``: try the watchlist on files, measure it.
+
+The main CLI adds these with :func:`register`::
+
+    app = typer.Typer()
+    register(app)
+
+Exit codes: 0 fine; 1 an input could not be read, or ``eval`` fell below a threshold;
+2 the watchlist (or thresholds file) is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newswatch.config import default_config_dir
+from newswatch.errors import ConfigError, NewswatchError
+from newswatch.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_thresholds
+from newswatch.flag import Matcher
+from newswatch.langdetect import detect_language
+from newswatch.models import FlagResult
+
+__all__ = ["register", "read_input", "result_as_dict"]
+
+FLAG_HELP = """Flag files with the watchlist, without storing anything.
+
+PATH is a text or HTML file, or - for standard input. HTML is reduced to its article text first. Output (JSON by default) gives the actors and allegations found, and every mention with its sentence; with several paths, JSON is a list and JSONL one line per path, in order.
+
+\b
+Examples:
+  newswatch flag article.html
+  newswatch flag --format table saved/*.html
+  newswatch flag --format jsonl a.txt b.html c.txt
+  echo "North Korea helped Hezbollah dig tunnels." | newswatch flag -
+  newswatch flag --config ~/my-config -
+"""
+
+EVAL_HELP = """Measure the watchlist on a labelled set: precision, recall and F1.
+
+PATH is a JSONL file of labelled passages, or a folder of them (each line: id, language, title, text, actors, allegations, note). Prints scores per actor, per allegation, per language and micro-averaged. Exits 1 if a score is below the thresholds file (default: thresholds.yaml in PATH's folder).
+
+\b
+Examples:
+  newswatch eval tests/eval
+  newswatch eval --format json tests/eval > scores.json
+  newswatch eval --thresholds strict.yaml tests/eval/en.jsonl
+"""
+
+
+class FlagFormat(str, Enum):
+    json = "json"
+    jsonl = "jsonl"
+    table = "table"
+
+
+class EvalFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+_CONFIG_HELP = "Configuration folder holding watchlist.yaml (default: $NEWSWATCH_CONFIG, else ./config)."
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _matcher(config: Optional[Path]) -> Matcher:
+    cdir = config if config is not None else default_config_dir()
+    try:
+        return Matcher.from_path(cdir / "watchlist.yaml")
+    except ConfigError as e:
+        raise _fail(str(e), e.exit_code) from None
+
+
+def _looks_like_html(name: str, text: str) -> bool:
+    if name.lower().endswith((".html", ".htm", ".xhtml")):
+        return True
+    head = text.lstrip()[:1000].lower()
+    return head.startswith(("<!doctype html", "<html")) or "<body" in head
+
+
+def _html_to_text(html: str) -> tuple[str | None, str]:
+    """(title, article text) of an HTML page: trafilatura, else all of lxml's text."""
+    import trafilatura
+
+    title: str | None = None
+    text: str | None = None
+    try:
+        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    except Exception:  # a page trafilatura cannot parse is still text to us
+        doc = None
+    if doc is not None:
+        title = getattr(doc, "title", None)
+        text = getattr(doc, "text", None)
+    if not text:
+        import lxml.html
+
+        try:
+            tree = lxml.html.fromstring(html)
+            for bad in tree.xpath("//script|//style"):
+                bad.drop_tree()
+            title = title or (tree.findtext(".//title") or None)
+            text = tree.text_content()
+        except Exception:
+            text = ""
+    return (title.strip() if title else None), (text or "").strip()
+
+
+def read_input(path: str) -> tuple[str | None, str]:
+    """(title, text) of a file or ``-`` (stdin); HTML is reduced to its text."""
+    if path == "-":
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        name = "<stdin>"
+    else:
+        raw = Path(path).read_bytes()
+        name = path
+    text = raw.decode("utf-8", errors="replace")
+    if _looks_like_html(name, text):
+        return _html_to_text(text)
+    return None, text
+
+
+def result_as_dict(
+    path: str, r: FlagResult, *, language: str | None, version: str, title: str | None = None
+) -> dict[str, Any]:
+    return {
+        "path": path,
+        "title": title,
+        "language": language,
+        "flagged": r.flagged,
+        "actors": list(r.actors),
+        "allegations": list(r.allegations),
+        "score": r.score,
+        "watchlist_version": version,
+        "mentions": [
+            {
+                "kind": m.kind,
+                "id": m.entity_id,
+                "matched_text": m.matched_text,
+                "sentence": m.sentence,
+                "field": m.field,
+                "start": m.start,
+                "end": m.end,
+                "rule": m.rule,
+                "weight": m.weight,
+            }
+            for m in r.mentions
+        ],
+    }
+
+
+def flag_command(
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Text or HTML files; - for stdin."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
+) -> None:
+    matcher = _matcher(config)
+    inputs: list[tuple[str, str | None, str]] = []
+    for p in paths:
+        try:
+            title, text = read_input(p)
+        except OSError as e:
+            raise _fail(f"{p}: cannot read: {e.strerror or e}", 1) from None
+        inputs.append((p, title, text))
+    results = []
+    for p, title, text in inputs:
+        lang = detect_language(text)
+        r = matcher.match(text, title=title, language=lang)
+        results.append(result_as_dict(p, r, language=lang, version=matcher.version, title=title))
+    if fmt is FlagFormat.json:
+        out = results[0] if len(results) == 1 else results
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    elif fmt is FlagFormat.jsonl:
+        for d in results:
+            typer.echo(json.dumps(d, ensure_ascii=False))
+    else:
+        _flag_table(results)
+
+
+def _flag_table(results: list[dict[str, Any]]) -> None:
+    console = Console(soft_wrap=False)
+    table = Table("path", "kind", "id", "matched", "sentence", show_lines=False)
+    for d in results:
+        if not d["mentions"]:
+            table.add_row(d["path"], "", "(nothing flagged)", "", "")
+        for m in d["mentions"]:
+            sentence = m["sentence"] if len(m["sentence"]) <= 120 else m["sentence"][:117] + "…"
+            table.add_row(d["path"], m["kind"], m["id"], m["matched_text"], sentence)
+    console.print(table)
+
+
+def eval_command(
+    path: Path = typer.Argument(..., help="Labelled JSONL file, or a folder of them."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    thresholds: Optional[Path] = typer.Option(
+        None, "--thresholds", "-t", help="Thresholds YAML (default: thresholds.yaml beside PATH)."
+    ),
+    fmt: EvalFormat = typer.Option(EvalFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    matcher = _matcher(config)
+    try:
+        report = evaluate(path, matcher)
+        if thresholds is None:
+            guess = (path if path.is_dir() else path.parent) / "thresholds.yaml"
+            limits = load_thresholds(guess) if guess.exists() else {}
+        else:
+            limits = load_thresholds(thresholds)
+    except NewswatchError as e:
+        raise _fail(str(e), e.exit_code) from None
+    failures = check_thresholds(report, limits)
+    if fmt is EvalFormat.json:
+        d = report.as_dict()
+        d["below_thresholds"] = failures
+        typer.echo(json.dumps(d, ensure_ascii=False, indent=2))
+    else:
+        _eval_tables(report)
+        for line in failures:
+            typer.echo(f"below threshold: {line}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _eval_tables(report: EvalReport) -> None:
+    console = Console(soft_wrap=False)
+
+    def table(title: str, rows: dict[str, Scores]) -> None:
+        t = Table("", "P", "R", "F1", "TP", "FP", "FN", title=title, title_justify="left")
+        for name, s in rows.items():
+            t.add_row(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.tp), str(s.fp), str(s.fn))
+        console.print(t)
+
+    table("actors", report.actors)
+    table("allegations", report.allegations)
+    table("actors by language", dict(sorted(report.languages_actors.items())))
+    table("allegations by language", dict(sorted(report.languages_allegations.items())))
+    table("micro", {"actors": report.micro_actors, "allegations": report.micro_allegations})
+    console.print(f"{report.n_items} passages, watchlist version {report.matcher_version}")
+    for m in report.misses:
+        parts = []
+        if m.missing:
+            parts.append("missed " + ", ".join(m.missing))
+        if m.extra:
+            parts.append("wrongly found " + ", ".join(m.extra))
+        console.print(f"  {m.id}: {m.kind}s: {'; '.join(parts)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``flag`` and ``eval`` to the newswatch Typer app."""
+    app.command("flag", help=FLAG_HELP, no_args_is_help=True)(flag_command)
+    app.command("eval", help=EVAL_HELP, no_args_is_help=True)(eval_command)

@@ -1,0 +1,292 @@
+"""The watchlist: which actors and allegations to flag (``config/watchlist.yaml``).
+
+A watchlist is data an analyst edits; :mod:`newswatch.flag` compiles it into a matcher.
+
+    version: 3
+    actors:
+      - id: hamas                       # lower-case letters, digits, underscores
+        name: Hamas
+        aliases: {en: [Hamas, Qassam Brigades], ar: [حماس], ko: [하마스]}
+        exclude: [Hamas Hamasi]         # phrases that look like the actor but are not
+        weight: 1.0
+    allegations:
+      - id: tunnel_network
+        name: Hamas tunnel network
+        terms: {en: [tunnel*, Hamas Metro], ar: [أنفاق]}
+        rule:
+          actors: [hamas]               # or: any
+          with: [hezbollah]             # optional: a second, different actor near too
+          near: same_sentence           # or {within_words: 20} or {within_sentences: 1}
+          cues: {en: [transfer*, suppl*]}   # optional: one of these must be near too
+          not: {en: [boring machine]}   # optional: none of these may be near
+        weight: 2.0
+
+Phrases: case and accents do not matter; a trailing ``*`` matches any word ending
+(``Hisbollah*`` matches "Hisbollahs"). Languages are keys for the reader and for the
+evaluation; every phrase is looked for in every article (names travel across languages).
+``exclude`` may be a list (all languages) or a mapping per language, like ``aliases``.
+
+:func:`load_watchlist` raises :class:`~newswatch.errors.ConfigError` naming the entry,
+e.g. ``actors[3] (id: 'komid').aliases.ko[0]: must not be empty``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from newswatch.config import read_yaml
+from newswatch.errors import ConfigError
+from newswatch.textnorm import normalize_phrase
+
+__all__ = [
+    "Actor",
+    "Allegation",
+    "Near",
+    "Rule",
+    "Watchlist",
+    "load_watchlist",
+    "parse_watchlist",
+]
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_LANG = re.compile(r"^(?:[a-z]{2,3}|any)$")
+
+
+def _check_phrase(v: str) -> str:
+    v = v.strip()
+    core = v[:-1] if v.endswith("*") else v
+    if not normalize_phrase(core).replace("'", "").strip():
+        raise ValueError("must not be empty (a phrase needs at least one letter or digit)")
+    if "*" in core:
+        raise ValueError("'*' may only end a phrase (it matches any word ending)")
+    return v
+
+
+Phrase = Annotated[str, AfterValidator(_check_phrase)]
+
+
+def _lang_key(v: str) -> str:
+    if not _LANG.match(v):
+        raise ValueError(f"{v!r} is not a language code (two or three lower-case letters, or 'any')")
+    return v
+
+
+LangKey = Annotated[str, AfterValidator(_lang_key)]
+Phrases = dict[LangKey, tuple[Phrase, ...]]
+
+
+def _list_means_any(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return {"any": list(v)}
+    if isinstance(v, str):
+        return {"any": [v]}
+    return v
+
+
+def _one_or_many(v: Any) -> Any:
+    """Let a language hold a single phrase: ``en: Hamas``."""
+    if isinstance(v, dict):
+        return {k: [x] if isinstance(x, str) else x for k, x in v.items()}
+    return v
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_id(v: str) -> str:
+    if not _ID.match(v):
+        raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
+    return v
+
+
+class Actor(_Model):
+    """A tracked actor: a state, organisation or company, under every name it goes by."""
+
+    id: Annotated[str, AfterValidator(_check_id)]
+    name: str = Field(min_length=1)
+    description: str | None = None
+    aliases: Annotated[Phrases, BeforeValidator(_one_or_many)]
+    exclude: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = {}
+    weight: float = Field(1.0, gt=0)
+
+    @field_validator("aliases")
+    @classmethod
+    def _some_alias(cls, v: Phrases) -> Phrases:
+        if not any(v.values()):
+            raise ValueError("an actor needs at least one alias")
+        return v
+
+
+class Near(_Model):
+    """How close the pieces of an allegation must be: same sentence, N words or N sentences."""
+
+    within_words: int | None = Field(None, ge=1)
+    within_sentences: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> "Near":
+        if self.within_words is not None and self.within_sentences is not None:
+            raise ValueError("give either within_words or within_sentences, not both")
+        return self
+
+    @property
+    def same_sentence(self) -> bool:
+        return self.within_words is None and not self.within_sentences
+
+    def describe(self) -> str:
+        if self.within_words is not None:
+            return f"within {self.within_words} words"
+        if self.within_sentences:
+            return f"within {self.within_sentences} sentences"
+        return "same sentence"
+
+
+def _near(v: Any) -> Any:
+    if v is None or v == "same_sentence":
+        return {}
+    if isinstance(v, str):
+        raise ValueError("must be same_sentence, {within_words: N} or {within_sentences: N}")
+    return v
+
+
+class Rule(_Model):
+    """When an allegation's terms count: near which actors, with which cues."""
+
+    actors: Literal["any"] | tuple[str, ...] = "any"
+    with_actors: tuple[str, ...] = Field((), alias="with")
+    near: Annotated[Near, BeforeValidator(_near)] = Near()
+    cues: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = {}
+    not_terms: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = Field(
+        {}, alias="not"
+    )
+
+    @field_validator("actors", mode="before")
+    @classmethod
+    def _actors(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "any":
+            return (v,)
+        return v
+
+
+class Allegation(_Model):
+    """An allegation: terms that count only near tracked actors, per its rule."""
+
+    id: Annotated[str, AfterValidator(_check_id)]
+    name: str = Field(min_length=1)
+    description: str | None = None
+    terms: Annotated[Phrases, BeforeValidator(_one_or_many)]
+    rule: Rule = Rule()
+    weight: float = Field(1.0, gt=0)
+
+    @field_validator("terms")
+    @classmethod
+    def _some_term(cls, v: Phrases) -> Phrases:
+        if not any(v.values()):
+            raise ValueError("an allegation needs at least one term")
+        return v
+
+
+class Watchlist(_Model):
+    """The whole watchlist file."""
+
+    version: str | int | None = None
+    description: str | None = None
+    actors: tuple[Actor, ...]
+    allegations: tuple[Allegation, ...] = ()
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what the watchlist says (not of its comments or layout)."""
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def actor(self, actor_id: str) -> Actor:
+        for a in self.actors:
+            if a.id == actor_id:
+                return a
+        raise KeyError(actor_id)
+
+
+def _label(loc: tuple[Any, ...], data: Any) -> str:
+    """``actors[3] (id: 'komid').aliases.ko[0]`` from a pydantic location."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            try:
+                node = node[item]
+                if isinstance(node, dict) and node.get("id") is not None:
+                    label += f" (id: {node['id']!r})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+            parts.append(label)
+        else:
+            if item in ("function-after[_check_phrase(), str]",) or str(item).startswith(
+                ("function-", "literal[", "tuple[", "str")
+            ):
+                continue  # pydantic's names for union branches, not places in the file
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_watchlist(data: Any, *, file: str = "watchlist") -> Watchlist:
+    """Validate watchlist data (as read from YAML); ConfigError naming the entry if wrong."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with an 'actors:' list at the top level", file=file)
+    try:
+        wl = Watchlist.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling)"
+        elif err["type"] == "missing":
+            msg = "required but missing"
+        raise ConfigError(msg, file=file, entry=_label(tuple(err["loc"]), data)) from None
+    _check_references(wl, data, file)
+    return wl
+
+
+def _check_references(wl: Watchlist, data: Any, file: str) -> None:
+    seen: dict[str, str] = {}
+    for kind, items in (("actors", wl.actors), ("allegations", wl.allegations)):
+        for i, item in enumerate(items):
+            where = f"{kind}[{i}] (id: {item.id!r})"
+            if item.id in seen:
+                raise ConfigError(f"duplicate id (also at {seen[item.id]})", file=file, entry=where)
+            seen[item.id] = where
+    actor_ids = {a.id for a in wl.actors}
+    for i, al in enumerate(wl.allegations):
+        where = f"allegations[{i}] (id: {al.id!r}).rule"
+        lists = [("actors", () if al.rule.actors == "any" else al.rule.actors), ("with", al.rule.with_actors)]
+        for key, ids in lists:
+            for j, aid in enumerate(ids):
+                if aid not in actor_ids:
+                    known = ", ".join(sorted(actor_ids))
+                    raise ConfigError(
+                        f"unknown actor id {aid!r} (known: {known})", file=file, entry=f"{where}.{key}[{j}]"
+                    )
+
+
+def load_watchlist(path: Path | str) -> Watchlist:
+    """Read and validate a watchlist YAML file."""
+    path = Path(path)
+    return parse_watchlist(read_yaml(path), file=str(path))

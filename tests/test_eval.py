@@ -1,0 +1,166 @@
+"""The labelled set, the scores it must keep, and the flag / eval commands."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from newswatch.cli_flag import register
+from newswatch.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_eval_set, load_thresholds
+from newswatch.flag import Matcher
+from newswatch.watchlist import load_watchlist
+
+ROOT = Path(__file__).parent.parent
+EVAL = ROOT / "tests" / "eval"
+CONFIG = ROOT / "config"
+FLOORS = {("micro", "actors"): 0.95, ("micro", "allegations"): 0.85, ("per_language", "actors"): 0.85}
+
+
+@pytest.fixture(scope="module")
+def report() -> EvalReport:
+    return evaluate(EVAL, Matcher.from_path(CONFIG / "watchlist.yaml"))
+
+
+def test_labelled_set_is_broad():
+    items = load_eval_set(EVAL)
+    assert len(items) >= 100
+    langs = Counter(it.language for it in items)
+    assert {"en", "ko", "ar", "he", "fr", "de", "ru", "es"} <= set(langs)
+    assert min(langs.values()) >= 10
+    notes = " ".join(it.note or "" for it in items)
+    for kind in ("near miss", "actor only"):
+        assert kind in notes
+    assert sum(1 for it in items if not it.actors) >= 20  # passages that must stay unflagged
+
+
+def test_scores_meet_the_floor(report):
+    assert report.micro_actors.f1 >= 0.95
+    assert report.micro_allegations.f1 >= 0.85
+    for lang, sc in report.languages_actors.items():
+        assert sc.f1 >= 0.85, lang
+
+
+def test_thresholds_in_the_repo_are_at_least_the_floor(report):
+    limits = load_thresholds(EVAL / "thresholds.yaml")
+    for (scope, group), floor in FLOORS.items():
+        assert limits[scope][group]["f1"] >= floor
+    assert check_thresholds(report, limits) == []
+
+
+def test_thresholds_catch_a_weaker_watchlist(tmp_path):
+    # the same watchlist without its Korean aliases must fail the per-language threshold
+    wl = load_watchlist(CONFIG / "watchlist.yaml")
+    weak = wl.model_copy(
+        update={"actors": tuple(a.model_copy(update={"aliases": {k: v for k, v in a.aliases.items() if k != "ko"}}) for a in wl.actors)}
+    )
+    rep = evaluate(EVAL, Matcher(weak))
+    failures = check_thresholds(rep, load_thresholds(EVAL / "thresholds.yaml"))
+    assert any("(ko)" in f for f in failures)
+    assert rep.languages_actors["ko"].recall < 0.5
+
+
+def test_scores_arithmetic():
+    s = Scores()
+    s.add({"a", "b"}, {"a", "c"})
+    assert (s.tp, s.fp, s.fn) == (1, 1, 1)
+    assert s.precision == 0.5 and s.recall == 0.5 and s.f1 == 0.5
+    assert Scores().f1 == 1.0  # nothing expected, nothing found
+
+
+# --- the commands, on a small local app ---------------------------------------------------
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    a = typer.Typer()
+
+    @a.callback()
+    def main() -> None:
+        """newswatch"""
+
+    register(a)
+    return a
+
+
+runner = CliRunner()
+
+
+def test_flag_stdin_json(app):
+    r = runner.invoke(app, ["flag", "--config", str(CONFIG), "-"], input="North Korea helped Hezbollah dig tunnels, the report said.\n")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["path"] == "-" and d["language"] == "en"
+    assert d["actors"] == ["hezbollah", "north_korea"]
+    assert d["allegations"] == ["tunnel_network", "tunnel_technology_transfer"]
+    assert [(x["kind"], x["id"], x["matched_text"]) for x in d["mentions"]] == [
+        ("actor", "north_korea", "North Korea"),
+        ("actor", "hezbollah", "Hezbollah"),
+        ("allegation", "tunnel_network", "tunnels"),
+        ("allegation", "tunnel_technology_transfer", "tunnels"),
+    ]
+    assert {x["sentence"] for x in d["mentions"]} == {"North Korea helped Hezbollah dig tunnels, the report said."}
+
+
+def test_flag_several_paths_jsonl_in_order_and_html(app, tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_text("Nothing here.", encoding="utf-8")
+    b = tmp_path / "b.html"
+    b.write_text(
+        "<html><head><title>하마스 소식</title><script>var Hezbollah=1;</script></head><body>"
+        "<article><p>북한 교관들이 하마스 대원들에게 전술 훈련을 해줬다는 증언이 나왔다.</p></article></body></html>",
+        encoding="utf-8",
+    )
+    r = runner.invoke(app, ["flag", "-c", str(CONFIG), "--format", "jsonl", str(a), str(b)])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["path"] for x in lines] == [str(a), str(b)]
+    assert lines[0]["actors"] == [] and lines[0]["flagged"] is False
+    assert lines[1]["actors"] == ["hamas", "north_korea"]  # not hezbollah: scripts are dropped
+    assert lines[1]["allegations"] == ["military_training"]
+
+
+def test_flag_table_and_errors(app, tmp_path, monkeypatch):
+    r = runner.invoke(app, ["flag", "-c", str(CONFIG), "-f", "table", "-"], input="Hamas denied it.")
+    assert r.exit_code == 0 and "hamas" in r.stdout and "Hamas denied it." in r.stdout
+    r = runner.invoke(app, ["flag", "-c", str(CONFIG), str(tmp_path / "missing.txt")])
+    assert r.exit_code == 1 and r.stderr.startswith("Error: ") and "missing.txt" in r.stderr
+    bad = tmp_path / "cfg"
+    bad.mkdir()
+    (bad / "watchlist.yaml").write_text("actors:\n  - id: x\n    name: X\n    aliases: {en: ['']}\n", encoding="utf-8")
+    r = runner.invoke(app, ["flag", "-c", str(bad), "-"], input="x")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (
+        f"Error: {bad / 'watchlist.yaml'}: actors[0] (id: 'x').aliases.en[0]: "
+        "must not be empty (a phrase needs at least one letter or digit)"
+    )
+    monkeypatch.setenv("NEWSWATCH_CONFIG", str(bad))
+    assert runner.invoke(app, ["flag", "-"], input="x").exit_code == 2
+
+
+def test_eval_command_passes_and_fails_on_thresholds(app, tmp_path):
+    r = runner.invoke(app, ["eval", "-c", str(CONFIG), str(EVAL)])
+    assert r.exit_code == 0, r.output
+    assert "micro" in r.stdout and "actors" in r.stdout and "ko" in r.stdout
+    r = runner.invoke(app, ["eval", "-c", str(CONFIG), "--format", "json", str(EVAL)])
+    d = json.loads(r.stdout)
+    assert d["micro"]["actors"]["f1"] >= 0.95 and d["below_thresholds"] == []
+    # a subset with an impossible threshold must exit 1 and say why
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("micro: {allegations: {precision: 1.0, recall: 1.0}}\n", encoding="utf-8")
+    weak = tmp_path / "cfg"
+    weak.mkdir()
+    # tunnel_network now only counts near Iran: its recall drops
+    text = (CONFIG / "watchlist.yaml").read_text(encoding="utf-8").replace("actors: [hamas, hezbollah]", "actors: [iran]")
+    (weak / "watchlist.yaml").write_text(text, encoding="utf-8")
+    r = runner.invoke(app, ["eval", "-c", str(weak), "-t", str(strict), str(EVAL / "en.jsonl")])
+    assert r.exit_code == 1
+    assert "below threshold: allegations recall (micro)" in r.stderr
+
+
+def test_help_has_examples(app):
+    for cmd in ("flag", "eval"):
+        r = runner.invoke(app, [cmd, "--help"])
+        assert r.exit_code == 0 and "Examples" in r.stdout and f"newswatch {cmd}" in r.stdout
