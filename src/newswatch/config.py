@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.errors import ConfigError
 
 __all__ = [
@@ -82,6 +83,17 @@ class Settings(_Model):
     database: str | None = None
     fetch: FetchSettings = FetchSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    digests: tuple[DigestSettings, ...] = ()
+
+    @field_validator("digests")
+    @classmethod
+    def _unique_digests(cls, v: tuple[DigestSettings, ...]) -> tuple[DigestSettings, ...]:
+        names = [d.name for d in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate digest name {dupes[0]!r}")
+        return v
 
 
 class Source(_Model):

@@ -70,6 +70,7 @@ class LocalSite:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[Request] = []
+        self.responses: list[tuple[str, int]] = []  # (path, status), in order
         self.last_modified = formatdate(usegmt=True)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -175,6 +176,7 @@ class LocalSite:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else every small response waits ~40 ms
             server_version = "newswatch-localsite"
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
@@ -189,6 +191,8 @@ class LocalSite:
                     status, headers, body = site._respond(req)
                 except Exception as e:  # a broken test handler answers 500, not a hang
                     status, headers, body = 500, {"Content-Type": "text/plain"}, repr(e).encode()
+                with site._lock:
+                    site.responses.append((urlsplit(self.path).path, status))
                 self.send_response(status)
                 has_len = False
                 for k, v in headers.items():

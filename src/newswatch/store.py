@@ -138,6 +138,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
+
+def _later_migrations() -> None:
+    """Migrations whose SQL lives with the module that owns the tables."""
+    from newswatch.digest_schema import MIGRATION_SQL as DIGEST_SQL
+
+    MIGRATIONS.append((2, "digest deliveries", DIGEST_SQL))
+
+
+_later_migrations()
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _ARTICLE_COLUMNS = [
@@ -371,6 +380,10 @@ class Store:
         with self.transaction() as con:
             for u in updates:
                 failed = u.status in ("failed", "broken")
+                # validators: 'ok' sets them exactly as given (None clears them, so a feed whose
+                # entries must be looked at again is fetched in full next time); 304 and
+                # 'unchanged' refresh what the server sent; a failure keeps what was there
+                mode = "keep" if failed else ("set" if u.status == "ok" else "merge")
                 con.execute(
                     """
                     UPDATE sources SET
@@ -378,9 +391,9 @@ class Store:
                         last_success_at = CASE WHEN ? THEN last_success_at ELSE ? END,
                         last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END,
                         consecutive_failures = CASE WHEN ? THEN coalesce(consecutive_failures, 0) + 1 ELSE 0 END,
-                        etag = CASE WHEN ? THEN etag ELSE coalesce(?, CASE WHEN ? = 'ok' THEN NULL ELSE etag END) END,
-                        last_modified = CASE WHEN ? THEN last_modified ELSE coalesce(?, CASE WHEN ? = 'ok' THEN NULL ELSE last_modified END) END,
-                        body_hash = coalesce(?, body_hash),
+                        etag = CASE ? WHEN 'set' THEN ? WHEN 'merge' THEN coalesce(?, etag) ELSE etag END,
+                        last_modified = CASE ? WHEN 'set' THEN ? WHEN 'merge' THEN coalesce(?, last_modified) ELSE last_modified END,
+                        body_hash = CASE ? WHEN 'set' THEN ? WHEN 'merge' THEN coalesce(?, body_hash) ELSE body_hash END,
                         entries_last_seen = coalesce(?, entries_last_seen),
                         update_minutes = coalesce(?, update_minutes)
                     WHERE name = ?
@@ -390,9 +403,9 @@ class Store:
                         failed, u.polled_at,
                         u.new_items, u.polled_at,
                         failed,
-                        failed, u.etag, u.status,
-                        failed, u.last_modified, u.status,
-                        None if failed else u.body_hash,
+                        mode, u.etag, u.etag,
+                        mode, u.last_modified, u.last_modified,
+                        mode, u.body_hash, u.body_hash,
                         u.entries_seen, u.update_minutes, u.name,
                     ],
                 )

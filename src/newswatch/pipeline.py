@@ -1,0 +1,391 @@
+"""One polling pass: feeds → entries → pages → articles → DuckDB.
+
+    fetch feeds (async, conditional GET) ─▶ parse ─▶ skip known URLs (one lookup per feed)
+        ─▶ fetch pages (async, bounded) ─▶ process pool: extract + canonicalise + flag
+        ─▶ batched, idempotent writes (one transaction per batch)
+
+Every queue is bounded, so a pass of any size uses bounded memory. A feed that fails is
+recorded with its reason and the pass goes on. Feed state (ETag, Last-Modified, body hash)
+is written only at the end of the pass, after every article it led to is committed: a pass
+killed half-way leaves the feeds to be fetched in full again, and the articles already
+committed are skipped as known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from newswatch.config import Config, Source
+from newswatch.errors import FetchError
+from newswatch.feeds import parse_feed
+from newswatch.fetch import Fetcher
+from newswatch.models import ArticleRecord, FeedEntry
+from newswatch.store import Problem, SourceState, SourceUpdate, Store
+from newswatch.urls import canonicalize_url
+from newswatch.worker import PageJob, init_worker, process_page
+
+__all__ = ["RunSummary", "FeedOutcome", "run_pass", "run_pass_async", "TRANSIENT_FETCH_ERRORS"]
+
+# a page that failed with one of these is retried next pass; any other failure is final,
+# and the article is kept with the feed's title and summary
+TRANSIENT_FETCH_ERRORS = {"timeout", "connect", "protocol"}
+
+ProgressFn = Callable[[str, int], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.utcnow().replace(microsecond=0)
+
+
+@dataclass
+class FeedOutcome:
+    name: str
+    status: str  # ok / not_modified / unchanged / failed / broken
+    reason: str | None = None
+    entries: int = 0
+    new_entries: int = 0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    entries_seen: int = 0
+    entries_skipped: int = 0
+    articles_known: int = 0
+    articles_new: int = 0
+    articles_flagged: int = 0
+    pages_failed: int = 0
+    flagged: list[dict[str, Any]] = field(default_factory=list)  # the first flagged articles
+    alerts: list[str] = field(default_factory=list)  # immediate digests sent (or failed) after the pass
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.feeds if f.status == status)
+
+    @property
+    def failing(self) -> list[FeedOutcome]:
+        return [f for f in self.feeds if f.status in ("failed", "broken")]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "feeds_total": len(self.feeds),
+            "feeds_fetched": self.count("ok"),
+            "feeds_unchanged": self.count("not_modified") + self.count("unchanged"),
+            "feeds_failed": len(self.failing),
+            "entries_seen": self.entries_seen,
+            "articles_new": self.articles_new,
+            "articles_flagged": self.articles_flagged,
+            "pages_failed": self.pages_failed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            **self.counts(),
+            "articles_known": self.articles_known,
+            "failing_feeds": [{"name": f.name, "status": f.status, "reason": f.reason} for f in self.failing],
+            "flagged": self.flagged,
+            "alerts": self.alerts,
+        }
+
+    def to_markdown(self) -> str:
+        c = self.counts()
+        lines = [
+            f"# newswatch polling pass `{self.run_id}`",
+            "",
+            "| feeds | fetched | unchanged | failed | entries | new articles | flagged | pages failed |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {c['feeds_total']} | {c['feeds_fetched']} | {c['feeds_unchanged']} | {c['feeds_failed']} "
+            f"| {c['entries_seen']} | {c['articles_new']} | {c['articles_flagged']} | {c['pages_failed']} |",
+        ]
+        if self.failing:
+            lines += ["", "## Failing feeds", "", "| feed | status | reason |", "|---|---|---|"]
+            lines += [f"| {f.name} | {f.status} | {(f.reason or '').replace('|', '/')} |" for f in self.failing]
+        if self.flagged:
+            lines += ["", "## Newly flagged", "", "| source | title | actors | allegations |", "|---|---|---|---|"]
+            for a in self.flagged:
+                lines.append(
+                    f"| {a['source']} | {(a['title'] or '').replace('|', '/')} | {', '.join(a['actors'])} "
+                    f"| {', '.join(a['allegations'])} |"
+                )
+        return "\n".join(lines) + "\n"
+
+
+class _Pass:
+    """The state of one pass; one instance per run."""
+
+    def __init__(self, config: Config, store: Store, progress: ProgressFn | None, workers: int | None):
+        self.config = config
+        self.settings = config.settings
+        self.store = store
+        self.progress = progress or (lambda event, n: None)
+        self.summary = RunSummary(run_id=uuid.uuid4().hex[:12], started_at=_utcnow())
+        self.updates: list[SourceUpdate] = []
+        self.problems: list[Problem] = []
+        self.batch: list[ArticleRecord] = []
+        self.extra_urls: dict[str, list[str]] = {}
+        self.seen_links: set[str] = set()
+        # feeds with an entry that failed transiently: their validators are not saved, so the
+        # next pass reads them in full and tries the entry again
+        self.refetch_feeds: set[str] = set()
+        self.db_lock = asyncio.Lock()
+        self.pages: asyncio.Queue[tuple[FeedEntry, str] | None] = asyncio.Queue(
+            maxsize=self.settings.pipeline.max_in_flight
+        )
+        n = workers if workers is not None else self.settings.pipeline.workers
+        self.workers = n or (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self.watchlist_version: str | None = None
+
+    # -- the process pool, started on first use (an idle pass never pays for it) ----------
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["newswatch.worker", "newswatch.flag"])
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=init_worker,
+                initargs=(str(self.config.watchlist_path),),
+            )
+        return self._pool
+
+    def close_pool(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool = None
+
+    # -- database calls, one at a time, off the event loop ---------------------------------
+    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async with self.db_lock:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def flush(self, force: bool = False) -> None:
+        if not self.batch and not (force and self.problems):
+            return
+        if not force and len(self.batch) < self.settings.pipeline.batch_size:
+            return
+        batch, self.batch = self.batch, []
+        extra = {a: self.extra_urls.pop(a) for a in [r.article_id for r in batch] if a in self.extra_urls}
+        stats = await self.db(
+            self.store.write_batch,
+            batch,
+            run_id=self.summary.run_id,
+            watchlist_version=self.watchlist_version,
+            extra_urls=extra,
+        )
+        self.summary.articles_new += stats.articles_new
+        self.summary.articles_flagged += stats.articles_flagged
+        self.summary.articles_known += stats.duplicates
+        new = set(stats.new_ids)
+        for r in batch:
+            if r.article_id in new and r.flag.flagged and len(self.summary.flagged) < 50:
+                self.summary.flagged.append(
+                    {
+                        "article_id": r.article_id,
+                        "source": r.source,
+                        "title": r.title,
+                        "url": r.url,
+                        "language": r.language,
+                        "actors": list(r.flag.actors),
+                        "allegations": list(r.flag.allegations),
+                        "score": r.flag.score,
+                    }
+                )
+
+    # -- feeds ------------------------------------------------------------------------------
+    async def poll_feed(self, fetcher: Fetcher, source: Source, state: SourceState | None) -> None:
+        now = _utcnow()
+        outcome = FeedOutcome(name=source.name, status="ok")
+        try:
+            try:
+                res = await fetcher.fetch(
+                    source.url,
+                    etag=state.etag if state else None,
+                    last_modified=state.last_modified if state else None,
+                    kind="feed",
+                )
+            except FetchError as e:
+                outcome.status, outcome.reason = "failed", e.reason
+                self.updates.append(SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason))
+                self.problems.append(Problem("feed", e.reason, source=source.name, url=source.url, kind=e.kind))
+                return
+            if res.not_modified:
+                outcome.status = "not_modified"
+                self.updates.append(SourceUpdate(source.name, "not_modified", now, http_status=304,
+                                                 etag=res.etag, last_modified=res.last_modified))
+                return
+            body_hash = hashlib.sha256(res.content).hexdigest()[:32]
+            if state is not None and state.body_hash == body_hash:
+                outcome.status = "unchanged"
+                self.updates.append(SourceUpdate(source.name, "unchanged", now, http_status=res.status,
+                                                 etag=res.etag, last_modified=res.last_modified, body_hash=body_hash))
+                return
+            parsed = parse_feed(source.name, res.content, url=res.final_url, headers=res.headers,
+                                default_language=source.language)
+            if parsed.bozo and not parsed.entries and not parsed.skipped:
+                reason = f"not a usable feed: {parsed.bozo_reason}"
+                outcome.status, outcome.reason = "broken", reason
+                self.updates.append(SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason))
+                self.problems.append(Problem("parse", reason, source=source.name, url=source.url, kind="broken"))
+                return
+            for what, why in parsed.skipped:
+                self.problems.append(Problem("entry", f"{what}: {why}", source=source.name, url=source.url, kind="skipped"))
+            self.summary.entries_skipped += len(parsed.skipped)
+            entries = list(parsed.entries)
+            outcome.entries = len(entries)
+            self.summary.entries_seen += len(entries)
+            canon = [canonicalize_url(e.link) for e in entries]
+            known = await self.db(self.store.known_urls, canon)
+            new: list[tuple[FeedEntry, str]] = []
+            for e, c in zip(entries, canon):
+                if c in known:
+                    self.summary.articles_known += 1
+                elif c not in self.seen_links:
+                    self.seen_links.add(c)
+                    new.append((e, c))
+            new = new[: self.settings.pipeline.max_articles_per_feed]
+            outcome.new_entries = len(new)
+            self.updates.append(
+                SourceUpdate(source.name, "ok", now, http_status=res.status, etag=res.etag,
+                             last_modified=res.last_modified, body_hash=body_hash,
+                             entries_seen=len(entries), new_items=len(new), update_minutes=parsed.ttl_minutes)
+            )
+            if parsed.bozo:
+                self.problems.append(Problem("parse", f"feed is malformed but usable: {parsed.bozo_reason}",
+                                             source=source.name, url=source.url, kind="bozo"))
+            self.progress("pages_total", len(new))
+            for item in new:
+                await self.pages.put(item)
+        except Exception as e:  # a bug or an unforeseen input must not stop the other feeds
+            reason = f"internal error: {type(e).__name__}: {e}"
+            outcome.status, outcome.reason = "failed", reason
+            self.updates.append(SourceUpdate(source.name, "failed", now, error=reason))
+            self.problems.append(Problem("feed", reason, source=source.name, url=source.url, kind="internal"))
+        finally:
+            self.summary.feeds.append(outcome)
+            self.progress("feed_done", 1)
+
+    # -- pages ------------------------------------------------------------------------------
+    async def page_worker(self, fetcher: Fetcher) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self.pages.get()
+            try:
+                if item is None:
+                    return
+                await self.handle_page(loop, fetcher, *item)
+            finally:
+                self.pages.task_done()
+
+    async def handle_page(self, loop: asyncio.AbstractEventLoop, fetcher: Fetcher, entry: FeedEntry, link: str) -> None:
+        now = _utcnow()
+        try:
+            try:
+                res = await fetcher.fetch(entry.link, kind="page")
+                job = PageJob(entry, res.final_url, res.content, res.content_type, now)
+            except FetchError as e:
+                self.problems.append(Problem("page", e.reason, source=entry.source, url=entry.link, kind=e.kind))
+                self.summary.pages_failed += 1
+                if e.kind in TRANSIENT_FETCH_ERRORS or (e.kind == "http" and (e.status or 0) >= 500) or e.status == 429:
+                    self.refetch_feeds.add(entry.source)
+                    return  # not stored: the next pass tries again
+                job = PageJob(entry, entry.link, None, "", now, fetch_error=e.reason)
+            record: ArticleRecord = await loop.run_in_executor(self.pool(), process_page, job)
+            if record.canonical_url != link:
+                self.extra_urls.setdefault(record.article_id, []).append(link)
+            self.batch.append(record)
+            await self.flush()
+        except Exception as e:
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            self.summary.pages_failed += 1
+            self.refetch_feeds.add(entry.source)
+            self.problems.append(Problem("extract", f"internal error: {type(e).__name__}: {e}",
+                                         source=entry.source, url=entry.link, kind="internal"))
+        finally:
+            self.progress("page_done", 1)
+
+    # -- the pass ---------------------------------------------------------------------------
+    async def run(self, sources: list[Source]) -> RunSummary:
+        await self.db(self.store.sync_sources, self.config.sources)
+        states = await self.db(self.store.source_states)
+        await self.db(self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources))
+        from newswatch.flag import Matcher  # validated by the caller; here for its version only
+
+        self.watchlist_version = Matcher.from_path(self.config.watchlist_path).version
+        self.progress("feeds_total", len(sources))
+        status = "failed"
+        try:
+            async with Fetcher(self.settings.fetch) as fetcher:
+                n_workers = min(self.settings.fetch.max_concurrency, self.settings.pipeline.max_in_flight)
+                consumers = [asyncio.create_task(self.page_worker(fetcher)) for _ in range(n_workers)]
+                await asyncio.gather(*(self.poll_feed(fetcher, s, states.get(s.name)) for s in sources))
+                for _ in consumers:
+                    await self.pages.put(None)
+                await asyncio.gather(*consumers)
+            await self.flush(force=True)
+            status = "completed"
+        finally:
+            self.close_pool(cancel=(status != "completed"))
+            self.summary.finished_at = _utcnow()
+            if status == "completed":
+                self.updates = [
+                    replace(u, etag=None, last_modified=None, body_hash=None)
+                    if u.name in self.refetch_feeds and u.status == "ok" else u
+                    for u in self.updates
+                ]
+                await self.db(self.store.update_sources, self.updates, run_id=self.summary.run_id,
+                              problems=self.problems)
+            await self.db(self.store.finish_run, self.summary.run_id, status=status,
+                          finished_at=self.summary.finished_at, counts=self.summary.counts())
+        return self.summary
+
+
+async def run_pass_async(
+    config: Config,
+    *,
+    progress: ProgressFn | None = None,
+    sources: list[Source] | None = None,
+    workers: int | None = None,
+) -> RunSummary:
+    store = Store(config.db)
+    todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
+    summary = await _Pass(config, store, progress, workers).run(todo)
+    if summary.articles_flagged and any(d.immediate for d in config.settings.digests):
+        await asyncio.to_thread(_send_immediate_alerts, config, store, summary)
+    return summary
+
+
+def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) -> None:
+    """Digests marked ``immediate`` go out at the end of the pass that found new items.
+
+    A delivery failure does not fail the pass (its articles are committed): it is recorded as
+    a problem, and the items stay pending for the next immediate or scheduled send."""
+    from newswatch.digest import send_due_digests
+    from newswatch.errors import DeliveryError
+
+    try:
+        results = send_due_digests(store, config.settings, immediate_only=True)
+        summary.alerts += [f"{r.name}: {r.status} ({r.items_sent} items)" for r in results]
+    except DeliveryError as e:
+        summary.alerts.append(f"failed: {e}")
+        store.record_problems([Problem("digest", str(e), kind="delivery")], run_id=summary.run_id)
+
+
+def run_pass(config: Config, **kwargs: Any) -> RunSummary:
+    """Run one polling pass over the configured (enabled) sources and return its summary."""
+    return asyncio.run(run_pass_async(config, **kwargs))
