@@ -9,7 +9,14 @@ import typer
 from typer.testing import CliRunner
 
 from newswatch.cli_flag import register
-from newswatch.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_eval_set, load_thresholds
+from newswatch.evaluate import (
+    EvalReport,
+    Scores,
+    check_thresholds,
+    evaluate,
+    load_eval_set,
+    load_thresholds,
+)
 from newswatch.flag import Matcher
 from newswatch.watchlist import load_watchlist
 

@@ -60,15 +60,15 @@ def test_corpus_through_the_pipeline(corpora, tmp_path):
         cdir = write_config(
             tmp_path / "c", sources, db=db,
             settings={
-                "fetch": {"timeout_seconds": 2, "connect_timeout_seconds": 1, "retries": 0,
-                          "max_concurrency": 64},
+                "fetch": {"timeout_seconds": 20, "connect_timeout_seconds": 10, "retries": 1,
+                          "max_concurrency": 32},
                 "pipeline": {"max_articles_per_feed": 2},
             },
         )
         summary = run_pass(load_config(cdir))
     assert len(summary.feeds) == len(lines)
-    statuses = {f.status for f in summary.feeds}
-    assert statuses <= {"ok", "broken"}, statuses
+    failed = [(f.name, f.reason) for f in summary.feeds if f.status not in ("ok", "broken")]
+    assert not failed, failed[:10]
     con = duckdb.connect(str(db), read_only=True)
     try:
         (n_sources, n_unpolled) = con.execute(

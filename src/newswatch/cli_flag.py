@@ -15,7 +15,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -28,7 +28,7 @@ from newswatch.flag import Matcher
 from newswatch.langdetect import detect_language
 from newswatch.models import FlagResult
 
-__all__ = ["register", "read_input", "result_as_dict"]
+__all__ = ["read_input", "register", "result_as_dict"]
 
 FLAG_HELP = """Flag files with the watchlist, without storing anything.
 
@@ -74,7 +74,7 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _matcher(config: Optional[Path]) -> Matcher:
+def _matcher(config: Path | None) -> Matcher:
     cdir = config if config is not None else default_config_dir()
     try:
         return Matcher.from_path(cdir / "watchlist.yaml")
@@ -161,7 +161,7 @@ def result_as_dict(
 
 def flag_command(
     paths: list[str] = typer.Argument(..., metavar="PATH...", help="Text or HTML files; - for stdin."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
     fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
 ) -> None:
     matcher = _matcher(config)
@@ -201,8 +201,8 @@ def _flag_table(results: list[dict[str, Any]]) -> None:
 
 def eval_command(
     path: Path = typer.Argument(..., help="Labelled JSONL file, or a folder of them."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
-    thresholds: Optional[Path] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    thresholds: Path | None = typer.Option(
         None, "--thresholds", "-t", help="Thresholds YAML (default: thresholds.yaml beside PATH)."
     ),
     fmt: EvalFormat = typer.Option(EvalFormat.table, "--format", "-f", help="Output format."),

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.errors import ConfigError
+from newswatch.polling import PollingSettings
+from newswatch.stories import StorySettings
 
 __all__ = [
     "FetchSettings",
@@ -75,6 +77,15 @@ class PipelineSettings(_Model):
     max_articles_per_feed: int = Field(200, ge=1)
     # articles in flight at once (bounds memory whatever the size of a run)
     max_in_flight: int = Field(64, ge=1)
+    # rebuild the full-text index (DuckDB fts) at the end of a pass that stored articles
+    fulltext_index: bool = True
+
+
+class RetentionSettings(_Model):
+    """What is kept, and for how long. Flags, mentions and counts are kept for ever."""
+
+    # article text older than this many days (by fetch time) is dropped; None keeps it for ever
+    article_text_days: int | None = Field(None, ge=1)
 
 
 class Settings(_Model):
@@ -83,6 +94,9 @@ class Settings(_Model):
     database: str | None = None
     fetch: FetchSettings = FetchSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    polling: PollingSettings = PollingSettings()
+    stories: StorySettings = StorySettings()
+    retention: RetentionSettings = RetentionSettings()
     smtp: SmtpSettings = SmtpSettings()
     digests: tuple[DigestSettings, ...] = ()
 

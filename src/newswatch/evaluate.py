@@ -29,12 +29,12 @@ from newswatch.flag import Matcher
 
 __all__ = [
     "EvalItem",
-    "Scores",
     "EvalReport",
-    "load_eval_set",
-    "evaluate",
-    "load_thresholds",
+    "Scores",
     "check_thresholds",
+    "evaluate",
+    "load_eval_set",
+    "load_thresholds",
 ]
 
 

@@ -35,10 +35,10 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 import ahocorasick
 
@@ -46,7 +46,7 @@ from newswatch.models import FlagResult, Mention
 from newswatch.textnorm import Normalized, is_hangul, normalize, split_sentences
 from newswatch.watchlist import Watchlist, load_watchlist
 
-__all__ = ["Matcher", "MATCHER_REVISION", "TITLE_FACTOR"]
+__all__ = ["MATCHER_REVISION", "TITLE_FACTOR", "Matcher"]
 
 # bump when matching behaviour changes, so stored flags can be recomputed (part of version)
 MATCHER_REVISION = "1"
@@ -63,10 +63,7 @@ ALIAS, EXCLUDE, TERM, CUE, NOT = range(5)
 
 _KO_PARTICLES = tuple(
     sorted(
-        """이 가 은 는 을 를 의 에 에서 에게 에게서 께 께서 한테 와 과 랑 이랑 도 만 로 으로 부터
-        까지 보다 처럼 같이 이나 나 이며 며 이고 고 이다 다 였다 이었다 인 이라는 라는 이란 란
-        이라고 라고 조차 마저 뿐 측 군 제 계 식 인들 정권 당국 내 간 등 들 과의 와의 으로의 로의
-        에의""".split(),
+        ["이", "가", "은", "는", "을", "를", "의", "에", "에서", "에게", "에게서", "께", "께서", "한테", "와", "과", "랑", "이랑", "도", "만", "로", "으로", "부터", "까지", "보다", "처럼", "같이", "이나", "나", "이며", "며", "이고", "고", "이다", "다", "였다", "이었다", "인", "이라는", "라는", "이란", "란", "이라고", "라고", "조차", "마저", "뿐", "측", "군", "제", "계", "식", "인들", "정권", "당국", "내", "간", "등", "들", "과의", "와의", "으로의", "로의", "에의"],
         key=len,
         reverse=True,
     )
@@ -230,7 +227,7 @@ class Matcher:
         self.n_phrases = sum(len(v) for v in table.values())
 
     @classmethod
-    def from_path(cls, path: Path | str) -> "Matcher":
+    def from_path(cls, path: Path | str) -> Matcher:
         return cls(load_watchlist(path))
 
     def __reduce__(self):  # rebuilt from the watchlist in a worker: cheap and version-safe
@@ -321,7 +318,7 @@ class Matcher:
         return out
 
     def _allegation(
-        self, al_id: str, term_hits: list[_Hit], actor_hits: list[_Hit], others: list[_Hit], ctx: "_Context"
+        self, al_id: str, term_hits: list[_Hit], actor_hits: list[_Hit], others: list[_Hit], ctx: _Context
     ) -> list[Mention]:
         al = self._allegations[al_id]
         rule = al.rule
@@ -393,9 +390,13 @@ class _Context:
         self.field = field
         self.length = max(1, length)
         self._word_starts: list[int] | None = None
+        self._sent: dict[int, int] = {}
 
     def sentence_of(self, h: _Hit) -> int:
-        return max(0, bisect_right(self.sent_starts, self.n.to_original(h.start)) - 1)
+        i = self._sent.get(h.start)
+        if i is None:
+            i = self._sent[h.start] = max(0, bisect_right(self.sent_starts, self.n.to_original(h.start)) - 1)
+        return i
 
     def word_of(self, offset: int) -> int:
         if self._word_starts is None:

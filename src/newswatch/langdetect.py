@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["detect_language", "MIN_LETTERS", "MAX_CHARS", "MIN_PROBABILITY"]
+__all__ = ["MAX_CHARS", "MIN_LETTERS", "MIN_PROBABILITY", "detect_language"]
 
 MIN_LETTERS = 12
 MAX_CHARS = 5000

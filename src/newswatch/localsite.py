@@ -62,6 +62,11 @@ _GUESS = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops connections under concurrent clients
+    daemon_threads = True
+
+
 class LocalSite:
     """An in-process HTTP server with routes set from code or served from a folder."""
 
@@ -73,7 +78,7 @@ class LocalSite:
         self.responses: list[tuple[str, int]] = []  # (path, status), in order
         self.last_modified = formatdate(usegmt=True)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _Server((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -129,3 +129,4 @@ class ArticleRecord:
     extraction: str
     content_hash: str
     flag: FlagResult = field(default_factory=FlagResult)
+    signature: bytes = b""  # near-duplicate signature (newswatch.stories); b"" = too short to sign

@@ -29,6 +29,7 @@ from newswatch.errors import FetchError
 from newswatch.feeds import parse_feed
 from newswatch.fetch import Fetcher
 from newswatch.models import ArticleRecord, FeedEntry
+from newswatch.polling import plan_next_poll
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 from newswatch.urls import canonicalize_url
 from newswatch.worker import PageJob, init_worker, process_page
@@ -159,7 +160,7 @@ class _Pass:
                 max_workers=self.workers,
                 mp_context=ctx,
                 initializer=init_worker,
-                initargs=(str(self.config.watchlist_path),),
+                initargs=(str(self.config.watchlist_path), self.settings.stories.model_dump()),
             )
         return self._pool
 
@@ -186,6 +187,7 @@ class _Pass:
             run_id=self.summary.run_id,
             watchlist_version=self.watchlist_version,
             extra_urls=extra,
+            stories=self.settings.stories,
         )
         self.summary.articles_new += stats.articles_new
         self.summary.articles_flagged += stats.articles_flagged
@@ -207,6 +209,25 @@ class _Pass:
                 )
 
     # -- feeds ------------------------------------------------------------------------------
+    def record(self, state: SourceState | None, update: SourceUpdate, *, kind: str | None = None,
+               retry_after: float | None = None) -> None:
+        """Keep a feed's outcome, with its next poll planned (see newswatch.polling)."""
+        plan = plan_next_poll(
+            self.settings.polling,
+            now=update.polled_at,
+            status=update.status,
+            interval_minutes=state.poll_interval_minutes if state else None,
+            failure_score=state.failure_score if state else None,
+            entries_seen=update.entries_seen,
+            new_items=update.new_items,
+            declared_minutes=update.update_minutes or (state.update_minutes if state else None),
+            retry_after_seconds=retry_after,
+            failure_kind=kind,
+            http_status=update.http_status,
+        )
+        self.updates.append(replace(update, poll_interval_minutes=plan.interval_minutes,
+                                    failure_score=plan.failure_score, next_poll_at=plan.next_poll_at))
+
     async def poll_feed(self, fetcher: Fetcher, source: Source, state: SourceState | None) -> None:
         now = _utcnow()
         outcome = FeedOutcome(name=source.name, status="ok")
@@ -220,18 +241,19 @@ class _Pass:
                 )
             except FetchError as e:
                 outcome.status, outcome.reason = "failed", e.reason
-                self.updates.append(SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason))
+                self.record(state, SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason),
+                            kind=e.kind, retry_after=e.retry_after)
                 self.problems.append(Problem("feed", e.reason, source=source.name, url=source.url, kind=e.kind))
                 return
             if res.not_modified:
                 outcome.status = "not_modified"
-                self.updates.append(SourceUpdate(source.name, "not_modified", now, http_status=304,
+                self.record(state, SourceUpdate(source.name, "not_modified", now, http_status=304,
                                                  etag=res.etag, last_modified=res.last_modified))
                 return
             body_hash = hashlib.sha256(res.content).hexdigest()[:32]
             if state is not None and state.body_hash == body_hash:
                 outcome.status = "unchanged"
-                self.updates.append(SourceUpdate(source.name, "unchanged", now, http_status=res.status,
+                self.record(state, SourceUpdate(source.name, "unchanged", now, http_status=res.status,
                                                  etag=res.etag, last_modified=res.last_modified, body_hash=body_hash))
                 return
             parsed = parse_feed(source.name, res.content, url=res.final_url, headers=res.headers,
@@ -239,7 +261,8 @@ class _Pass:
             if parsed.bozo and not parsed.entries and not parsed.skipped:
                 reason = f"not a usable feed: {parsed.bozo_reason}"
                 outcome.status, outcome.reason = "broken", reason
-                self.updates.append(SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason))
+                self.record(state, SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason),
+                            kind="broken")
                 self.problems.append(Problem("parse", reason, source=source.name, url=source.url, kind="broken"))
                 return
             for what, why in parsed.skipped:
@@ -259,7 +282,8 @@ class _Pass:
                     new.append((e, c))
             new = new[: self.settings.pipeline.max_articles_per_feed]
             outcome.new_entries = len(new)
-            self.updates.append(
+            self.record(
+                state,
                 SourceUpdate(source.name, "ok", now, http_status=res.status, etag=res.etag,
                              last_modified=res.last_modified, body_hash=body_hash,
                              entries_seen=len(entries), new_items=len(new), update_minutes=parsed.ttl_minutes)
@@ -273,7 +297,7 @@ class _Pass:
         except Exception as e:  # a bug or an unforeseen input must not stop the other feeds
             reason = f"internal error: {type(e).__name__}: {e}"
             outcome.status, outcome.reason = "failed", reason
-            self.updates.append(SourceUpdate(source.name, "failed", now, error=reason))
+            self.record(state, SourceUpdate(source.name, "failed", now, error=reason), kind="internal")
             self.problems.append(Problem("feed", reason, source=source.name, url=source.url, kind="internal"))
         finally:
             self.summary.feeds.append(outcome)
@@ -320,9 +344,12 @@ class _Pass:
             self.progress("page_done", 1)
 
     # -- the pass ---------------------------------------------------------------------------
-    async def run(self, sources: list[Source]) -> RunSummary:
-        await self.db(self.store.sync_sources, self.config.sources)
+    async def run(self, sources: list[Source], *, due_only: bool = False) -> RunSummary:
+        await self.db(self.store.sync_sources, self.config.sources, stories=self.settings.stories)
         states = await self.db(self.store.source_states)
+        if due_only:
+            now = _utcnow()
+            sources = [s for s in sources if _is_due(states.get(s.name), now)]
         await self.db(self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources))
         from newswatch.flag import Matcher  # validated by the caller; here for its version only
 
@@ -338,6 +365,8 @@ class _Pass:
                     await self.pages.put(None)
                 await asyncio.gather(*consumers)
             await self.flush(force=True)
+            if self.summary.articles_new and self.settings.pipeline.fulltext_index:
+                await self.db(self.store.rebuild_search_index)
             status = "completed"
         finally:
             self.close_pool(cancel=(status != "completed"))
@@ -355,16 +384,22 @@ class _Pass:
         return self.summary
 
 
+def _is_due(state: SourceState | None, now: datetime) -> bool:
+    return state is None or state.next_poll_at is None or state.next_poll_at <= now
+
+
 async def run_pass_async(
     config: Config,
     *,
     progress: ProgressFn | None = None,
     sources: list[Source] | None = None,
     workers: int | None = None,
+    due_only: bool = False,
 ) -> RunSummary:
+    """One pass over the enabled sources (``due_only``: only those whose next poll is due)."""
     store = Store(config.db)
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
-    summary = await _Pass(config, store, progress, workers).run(todo)
+    summary = await _Pass(config, store, progress, workers).run(todo, due_only=due_only)
     if summary.articles_flagged and any(d.immediate for d in config.settings.digests):
         await asyncio.to_thread(_send_immediate_alerts, config, store, summary)
     return summary

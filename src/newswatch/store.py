@@ -144,7 +144,36 @@ def _later_migrations() -> None:
     from newswatch.digest_schema import MIGRATION_SQL as DIGEST_SQL
 
     MIGRATIONS.append((2, "digest deliveries", DIGEST_SQL))
+    MIGRATIONS.append((3, "adaptive polling and feed health", _POLLING_SQL))
+    from newswatch.stories import MIGRATION_SQL as STORIES_SQL, VIEWS_SQL as TREND_VIEWS_SQL
 
+    MIGRATIONS.append((4, "stories and trend views", STORIES_SQL + ";\n" + TREND_VIEWS_SQL))
+
+
+_POLLING_SQL = """
+ALTER TABLE sources ADD COLUMN poll_interval_minutes DOUBLE;
+ALTER TABLE sources ADD COLUMN failure_score DOUBLE;
+ALTER TABLE sources ADD COLUMN next_poll_at TIMESTAMP;
+ALTER TABLE sources ADD COLUMN failing_since TIMESTAMP;
+CREATE OR REPLACE VIEW source_health AS
+SELECT
+    name, url, language, enabled,
+    CASE
+        WHEN NOT coalesce(enabled, TRUE) THEN 'disabled'
+        WHEN last_polled_at IS NULL THEN 'new'
+        WHEN coalesce(consecutive_failures, 0) = 0 THEN 'ok'
+        WHEN failing_since < (now() AT TIME ZONE 'UTC') - INTERVAL 1 DAY THEN 'failing'
+        ELSE 'erroring'
+    END AS health,
+    last_status, last_http_status, last_error,
+    last_polled_at, last_success_at, last_new_item_at,
+    coalesce(consecutive_failures, 0) AS consecutive_failures,
+    coalesce(failure_score, 0) AS failure_score,
+    failing_since,
+    poll_interval_minutes, update_minutes AS declared_update_minutes, next_poll_at,
+    (next_poll_at IS NULL OR next_poll_at <= (now() AT TIME ZONE 'UTC')) AND coalesce(enabled, TRUE) AS due
+FROM sources;
+"""
 
 _later_migrations()
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -156,6 +185,7 @@ _ARTICLE_COLUMNS = [
 _SOURCE_STATE_COLUMNS = [
     "name", "url", "etag", "last_modified", "body_hash", "consecutive_failures",
     "last_status", "last_polled_at", "last_success_at", "last_new_item_at", "update_minutes",
+    "poll_interval_minutes", "failure_score", "next_poll_at", "failing_since",
 ]
 
 
@@ -177,6 +207,10 @@ class SourceState:
     last_success_at: datetime | None = None
     last_new_item_at: datetime | None = None
     update_minutes: int | None = None
+    poll_interval_minutes: float | None = None
+    failure_score: float | None = None
+    next_poll_at: datetime | None = None
+    failing_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +228,9 @@ class SourceUpdate:
     entries_seen: int | None = None
     new_items: int = 0
     update_minutes: int | None = None
+    poll_interval_minutes: float | None = None
+    failure_score: float | None = None
+    next_poll_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +364,7 @@ class Store:
                     continue
                 con.execute(sql)
                 con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, name]
+                    "INSERT INTO schema_migrations VALUES (?, ?, now() AT TIME ZONE 'UTC')", [version, name]
                 )
                 con.execute("COMMIT")
             except duckdb.Error as e:
@@ -336,8 +373,9 @@ class Store:
                 raise StoreError(f"{self.target}: migration {version} ({name}) failed: {e}") from None
 
     # -- sources --------------------------------------------------------------------------
-    def sync_sources(self, sources: Sequence[object]) -> None:
-        """Insert configured sources that are new, and refresh url/language/tags/enabled."""
+    def sync_sources(self, sources: Sequence[object], *, stories: object | None = None) -> None:
+        """Insert configured sources that are new, and refresh url/language/tags/enabled
+        (and the trend settings the views read, when given)."""
         rows = [
             (s.name, s.url, s.language, list(s.tags), s.enabled)  # type: ignore[attr-defined]
             for s in sources
@@ -368,6 +406,10 @@ class Store:
             con.execute(
                 "UPDATE sources SET enabled = FALSE WHERE NOT list_contains(?, name)", [names]
             )
+            if stories is not None:
+                from newswatch.stories import apply_trend_settings
+
+                apply_trend_settings(con, stories)  # type: ignore[arg-type]
 
     def source_states(self) -> dict[str, SourceState]:
         with self.reader() as con:
@@ -395,7 +437,11 @@ class Store:
                         last_modified = CASE ? WHEN 'set' THEN ? WHEN 'merge' THEN coalesce(?, last_modified) ELSE last_modified END,
                         body_hash = CASE ? WHEN 'set' THEN ? WHEN 'merge' THEN coalesce(?, body_hash) ELSE body_hash END,
                         entries_last_seen = coalesce(?, entries_last_seen),
-                        update_minutes = coalesce(?, update_minutes)
+                        update_minutes = coalesce(?, update_minutes),
+                        poll_interval_minutes = coalesce(?, poll_interval_minutes),
+                        failure_score = coalesce(?, failure_score),
+                        next_poll_at = coalesce(?, next_poll_at),
+                        failing_since = CASE WHEN ? THEN coalesce(failing_since, ?) ELSE NULL END
                     WHERE name = ?
                     """,
                     [
@@ -406,7 +452,10 @@ class Store:
                         mode, u.etag, u.etag,
                         mode, u.last_modified, u.last_modified,
                         mode, u.body_hash, u.body_hash,
-                        u.entries_seen, u.update_minutes, u.name,
+                        u.entries_seen, u.update_minutes,
+                        u.poll_interval_minutes, u.failure_score, u.next_poll_at,
+                        failed, u.polled_at,
+                        u.name,
                     ],
                 )
             self._insert_problems(con, problems, run_id)
@@ -432,6 +481,7 @@ class Store:
         watchlist_version: str | None = None,
         extra_urls: dict[str, Sequence[str]] | None = None,
         problems: Sequence[Problem] = (),
+        stories: object | None = None,
     ) -> WriteStats:
         """Store articles with their mentions and flags in ONE transaction.
 
@@ -530,10 +580,15 @@ class Store:
             stats.articles_new = len(new_ids)
             stats.duplicates += len(recs) - len(new_ids)
             if new_ids:
-                con.execute("CREATE TEMP TABLE _new AS SELECT unnest(?) AS article_id", [new_ids])
+                story_of = self._assign_stories(con, [unique[a] for a in new_ids], stories)
+                con.execute(
+                    "CREATE TEMP TABLE _new AS SELECT unnest(?) AS article_id, unnest(?) AS story_id",
+                    [new_ids, [story_of.get(a, a) for a in new_ids]],
+                )
+                cols = [("n.story_id" if c == "story_id" else "b." + c) for c in _ARTICLE_COLUMNS]
                 con.execute(
                     f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
-                    f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM _b_articles WHERE article_id IN (SELECT article_id FROM _new)"
+                    f"SELECT {', '.join(cols)} FROM _b_articles b JOIN _new n USING (article_id)"
                 )
                 con.execute("INSERT INTO mentions SELECT * FROM _b_mentions WHERE article_id IN (SELECT article_id FROM _new)")
                 cur = con.execute(
@@ -549,6 +604,26 @@ class Store:
             for name in ("_b_articles", "_b_urls", "_b_mentions", "_b_flags"):
                 con.unregister(name)
         return stats
+
+    @staticmethod
+    def _assign_stories(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord],
+                        settings: object | None) -> dict[str, str]:
+        """Near-duplicate clustering of the batch's new articles (newswatch.stories)."""
+        from newswatch.stories import DEFAULT_SETTINGS, StoryItem, assign_stories
+
+        items = [
+            StoryItem(r.article_id, r.signature, published_at=r.published_at, title=r.title,
+                      fetched_at=r.fetched_at)
+            for r in records
+        ]
+        return assign_stories(con, items, settings or DEFAULT_SETTINGS)  # type: ignore[arg-type]
+
+    def rebuild_search_index(self) -> None:
+        """Rebuild the full-text index over articles (DuckDB's fts is not incremental)."""
+        from newswatch.stories import fts_rebuild
+
+        with self.writer() as con:
+            fts_rebuild(con)
 
     # -- runs and problems ----------------------------------------------------------------
     def start_run(self, run_id: str, started_at: datetime, feeds_total: int) -> None:

@@ -34,11 +34,11 @@ from functools import lru_cache
 
 __all__ = [
     "Normalized",
+    "is_hangul",
     "normalize",
     "normalize_phrase",
-    "split_sentences",
     "sentence_index",
-    "is_hangul",
+    "split_sentences",
 ]
 
 _HYPHENS = "\u002d\u00ad\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d"
@@ -268,11 +268,8 @@ _SENT_END = re.compile(
     r"""[.!?\u2026\u061f\u061b\u06d4\u3002\uff1f\uff01]+["'\u201d\u2019\u00bb\u201c)\]]*(?=\s|$)|\n"""
 )
 _ABBREV = frozenset(
-    """mr mrs ms dr prof gen lt col maj capt sgt st jr sr vs etc inc corp co ltd
-    fig approx dept est govt sen rep gov pres adm cmdr brig ca cf e.g i.e u.s u.k u.n
-    z.b bzw usw vgl ggf mme mlle sr sra dra т.е т.д г гг ул""".split()
+    ["mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "st", "jr", "sr", "vs", "etc", "inc", "corp", "co", "ltd", "fig", "approx", "dept", "est", "govt", "sen", "rep", "gov", "pres", "adm", "cmdr", "brig", "ca", "cf", "e.g", "i.e", "u.s", "u.k", "u.n", "z.b", "bzw", "usw", "vgl", "ggf", "mme", "mlle", "sr", "sra", "dra", "т.е", "т.д", "г", "гг", "ул"]
 )
-_WORD_BEFORE = re.compile(r"(\S+)$")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -283,8 +280,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for m in _SENT_END.finditer(text):
         end = m.end()
         if m.group() != "\n" and m.group()[0] == ".":
-            word = _WORD_BEFORE.search(text, 0, m.start())
-            w = word.group(1).lower().lstrip("(\"'") if word else ""
+            k = j = m.start()
+            while k > 0 and j - k < 24 and not text[k - 1].isspace():
+                k -= 1
+            w = text[k:j].lower().lstrip("(\"'")
             if w in _ABBREV or (len(w) == 1 and w.isalpha() and w.isascii()):
                 continue
             # "e.g. the" — a lower-case Latin letter next means the sentence goes on

@@ -69,7 +69,7 @@ _LANG = re.compile(r"^(?:[a-z]{2,3}|any)$")
 
 def _check_phrase(v: str) -> str:
     v = v.strip()
-    core = v[:-1] if v.endswith("*") else v
+    core = v.removesuffix("*")
     if not normalize_phrase(core).replace("'", "").strip():
         raise ValueError("must not be empty (a phrase needs at least one letter or digit)")
     if "*" in core:
@@ -140,7 +140,7 @@ class Near(_Model):
     within_sentences: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _one(self) -> "Near":
+    def _one(self) -> Near:
         if self.within_words is not None and self.within_sentences is not None:
             raise ValueError("give either within_words or within_sentences, not both")
         return self

@@ -22,6 +22,7 @@ __all__ = ["PageJob", "init_worker", "process_page", "content_hash"]
 
 _MATCHER = None
 _MATCHER_PATH: str | None = None
+_STORY_SETTINGS = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +35,12 @@ class PageJob:
     fetch_error: str | None = None
 
 
-def init_worker(watchlist_path: str | None) -> None:
+def init_worker(watchlist_path: str | None, story_settings: dict | None = None) -> None:
     """Process-pool initializer: compile the watchlist once per process."""
-    global _MATCHER, _MATCHER_PATH
+    global _MATCHER, _MATCHER_PATH, _STORY_SETTINGS
+    from newswatch.stories import StorySettings
+
+    _STORY_SETTINGS = StorySettings(**(story_settings or {}))
     if watchlist_path is None:
         _MATCHER, _MATCHER_PATH = None, None
         return
@@ -81,6 +85,9 @@ def process_page(job: PageJob) -> ArticleRecord:
     flag = FlagResult()
     if _MATCHER is not None and (text or title):
         flag = _MATCHER.match(text or "", title=title, language=language)
+    from newswatch.stories import DEFAULT_SETTINGS, signature
+
+    sig = signature(text, title, _STORY_SETTINGS or DEFAULT_SETTINGS)
     return ArticleRecord(
         article_id=url_id(canonical),
         url=job.final_url,
@@ -96,6 +103,7 @@ def process_page(job: PageJob) -> ArticleRecord:
         extraction=ex.extraction,
         content_hash=content_hash(text),
         flag=flag,
+        signature=sig,
     )
 
 

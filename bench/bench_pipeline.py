@@ -1,0 +1,829 @@
+"""How close does a polling pass come to the machine's limit? (issue 7)
+
+    uv run python bench/bench_pipeline.py                 # full run: scales 5,20, 3 repeats (~10 min)
+    uv run python bench/bench_pipeline.py --quick         # scale 1, 1 repeat, 100k archive (~1 min)
+    uv run python bench/bench_pipeline.py --repeat 3 --scales 5,20 --out bench/results/pipeline.md
+
+Measures in one run, side by side:
+
+* **floor**: ``trafilatura.extract`` over the corpus pages in this process (pages/s), and
+  newswatch's own per-page work (``worker.process_page``: extraction with metadata,
+  canonical URL, language, flagging) in one process, for reference;
+* **pipeline**: ``newswatch run --config <tmp> --quiet`` as a fresh process against a local
+  HTTP server on 127.0.0.1 serving feeds (50 items each) that link to N copies of the corpus
+  pages, each copy made distinct by a unique inserted paragraph, into a fresh database:
+  articles/s, wall time, CPU time (user+sys of the whole process tree), peak memory (sum of
+  RSS, and of PSS, over the tree, sampled from /proc), and the ratio pipeline wall time /
+  floor time for the same N;
+* **idle pass**: a second ``newswatch run`` over 500 feeds when nothing changed (every feed
+  answers 304), against the start-up cost of the ``newswatch`` command (``newswatch --help``);
+* **archive scale**: ``Store.known_urls`` and ``Store.write_batch`` on batches of 200 when
+  the database already holds 1,000,000 (synthetic) articles, against an empty database, and
+  the matcher's flagging cost per article.
+
+Politeness: the benchmark serves everything from one local host, so its configuration sets
+``fetch.unthrottled_hosts: ["127.0.0.1"]`` and ``fetch.allow_private_addresses: true``
+(the defaults, two requests at a time 0.5 s apart, are for the real web).
+
+The server is a minimal asyncio HTTP/1.1 server in this process (keep-alive, ETag / 304),
+not ``newswatch.localsite.LocalSite``: LocalSite (a ThreadingHTTPServer, a thread and a
+new connection per request) spends more CPU per request, which on a 2-core machine is
+taken from extraction; ``--server localsite`` runs the pipeline against it instead, and
+``--probe-servers`` measures both.
+
+Corpus: ../shared/corpora/articles-aeb (or ``--corpus``); without it the benchmark prints
+why and exits 0. The numbers are a benchmark, not a test: nothing fails on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "articles-aeb"
+ITEMS_PER_FEED = 50
+IDLE_FEEDS = 500
+NEWSWATCH = Path(sys.executable).parent / "newswatch"
+
+TARGETS = {
+    "articles_per_s": 100.0,  # at N = 181 x 20
+    "ratio": 0.7,
+    "idle_beyond_start_s": 3.0,
+    "mem_growth": 1.2,  # peak at x20 / peak at x5
+    "mem_mb": 1024.0,
+    "archive_growth": 1.5,  # per-article cost at 1M / empty
+}
+
+
+# -- the corpus ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Page:
+    id: str
+    url: str
+    html: bytes
+    head: bytes  # html = head + tail; a copy's unique paragraph goes between them
+    tail: bytes
+
+
+_P_OPEN = re.compile(rb"<p[\s>]", re.I)
+_BODY_OPEN = re.compile(rb"<body[^>]*>", re.I)
+
+
+def load_corpus(path: Path) -> list[Page]:
+    pages = []
+    for line in (path / "manifest.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        m = json.loads(line)
+        html = gzip.decompress((path / m["path"]).read_bytes())
+        # the unique paragraph goes before the first <p> (inside the article, for most
+        # pages), else right after <body>, else at the start
+        hit = _P_OPEN.search(html)
+        if hit:
+            cut = hit.start()
+        else:
+            b = _BODY_OPEN.search(html)
+            cut = b.end() if b else 0
+        pages.append(Page(m["id"], m["url"], html, html[:cut], html[cut:]))
+    return pages
+
+
+def copy_paragraph(copy: int, idx: int) -> bytes:
+    return (
+        f"<p>Benchmark copy {copy} of page {idx}: this paragraph makes every copy distinct "
+        f"(token nwb-{copy}-{idx}-{hashlib.sha1(f'{copy}/{idx}'.encode()).hexdigest()[:12]}).</p>"
+    ).encode()
+
+
+# -- a fast local HTTP server ----------------------------------------------------------------
+class Site:
+    """Feeds and pages from memory. Paths:
+
+    /feeds/<set>/<n>.xml          an RSS feed (ETag; If-None-Match -> 304)
+    /a/<copy>/<idx>.html          corpus page <idx> with the unique paragraph of <copy>
+    anything else                 404 (so robots.txt allows everything)
+    """
+
+    def __init__(self, pages: list[Page]):
+        self.pages = pages
+        self.feeds: dict[str, tuple[bytes, str]] = {}
+        self.port = 0
+        self.counts: dict[int, int] = {}
+        self.requests = 0
+
+    def add_feed(self, path: str, body: bytes) -> None:
+        self.feeds[path] = (body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
+
+    def respond(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, list[tuple[str, str]], bytes]:
+        self.requests += 1
+        feed = self.feeds.get(path)
+        if feed is not None:
+            body, etag = feed
+            if headers.get(b"if-none-match", b"").decode() == etag:
+                return 304, [("ETag", etag)], b""
+            return 200, [("Content-Type", "application/rss+xml"), ("ETag", etag)], body
+        if path.startswith("/a/"):
+            try:
+                copy_s, rest = path[3:].split("/", 1)
+                copy, idx = int(copy_s), int(rest.split(".", 1)[0])
+                page = self.pages[idx]
+            except (ValueError, IndexError):
+                return 404, [("Content-Type", "text/plain")], b"not found"
+            body = page.head + copy_paragraph(copy, idx) + page.tail
+            return 200, [("Content-Type", "text/html; charset=utf-8")], body
+        return 404, [("Content-Type", "text/plain")], b"not found"
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class _Proto(asyncio.Protocol):
+    def __init__(self, site: Site):
+        self.site = site
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport):  # type: ignore[override]
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while b"\r\n\r\n" in self.buf:
+            raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = raw.split(b"\r\n")
+            try:
+                method, target, _ = lines[0].split(b" ", 2)
+            except ValueError:
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            headers = {}
+            for h in lines[1:]:
+                k, _, v = h.partition(b":")
+                headers[k.strip().lower()] = v.strip()
+            status, hdrs, body = self.site.respond(target.decode("latin-1"), headers)
+            self.site.counts[status] = self.site.counts.get(status, 0) + 1
+            reason = {200: "OK", 304: "Not Modified", 404: "Not Found"}.get(status, "X")
+            head = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(body)}"]
+            head += [f"{k}: {v}" for k, v in hdrs]
+            out = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            self.transport.write(out + body if method != b"HEAD" else out)  # type: ignore[union-attr]
+            if headers.get(b"connection", b"").lower() == b"close":
+                self.transport.close()  # type: ignore[union-attr]
+                return
+
+
+class FastServer:
+    """The Site on an asyncio server in a background thread of this process."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-site", daemon=True)
+        self.server = None
+
+    def __enter__(self) -> "FastServer":
+        self.thread.start()
+
+        async def start():
+            return await self.loop.create_server(lambda: _Proto(self.site), "127.0.0.1", 0, backlog=512)
+
+        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
+        self.site.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        async def stop():
+            self.server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class LocalSiteServer:
+    """The same Site behind newswatch.localsite.LocalSite (a ThreadingHTTPServer)."""
+
+    def __init__(self, site: Site):
+        from newswatch.localsite import LocalSite, Route
+
+        self.site = site
+        self.ls = LocalSite()
+
+        def handler(req):
+            status, hdrs, body = site.respond(
+                req.path, {k.encode(): v.encode() for k, v in req.headers.items()}
+            )
+            return status, dict(hdrs), body
+
+        # every path goes to the Site (LocalSite otherwise matches exact paths)
+        route = Route(handler=handler)
+        self.ls._lookup = lambda path: route
+
+    def __enter__(self) -> "LocalSiteServer":
+        self.ls.start()
+        self.site.port = self.ls.port
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ls.stop()
+
+
+def make_server(kind: str, site: Site):
+    return FastServer(site) if kind == "asyncio" else LocalSiteServer(site)
+
+
+def rss(title: str, items: list[tuple[str, str, str]], when: datetime) -> bytes:
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
+        f"<title>{escape(title)}</title><link>http://127.0.0.1/</link><description>bench</description>",
+    ]
+    for i, (link, t, summary) in enumerate(items):
+        out.append(
+            f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
+            f"<description>{escape(summary)}</description>"
+            f"<pubDate>{format_datetime(when - timedelta(minutes=i))}</pubDate></item>"
+        )
+    out.append("</channel></rss>\n")
+    return "".join(out).encode()
+
+
+def build_feeds(site: Site, set_name: str, links: list[tuple[int, int]], pages: list[Page]) -> list[str]:
+    """Feeds of ITEMS_PER_FEED items over (copy, idx) links; returns the feed URLs."""
+    when = datetime(2026, 1, 1, 12, 0)
+    urls = []
+    for f, start in enumerate(range(0, len(links), ITEMS_PER_FEED)):
+        chunk = links[start : start + ITEMS_PER_FEED]
+        items = [
+            (site.url(f"/a/{c}/{i}.html"), f"Bench article {c}-{i}", f"Summary of benchmark article {c}-{i}.")
+            for c, i in chunk
+        ]
+        path = f"/feeds/{set_name}/{f}.xml"
+        site.add_feed(path, rss(f"bench {set_name} {f}", items, when))
+        urls.append(site.url(path))
+    return urls
+
+
+def write_config(cdir: Path, feed_urls: list[str], db: Path, workers: int = 0) -> None:
+    cdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "config" / "watchlist.yaml", cdir / "watchlist.yaml")
+    lines = ["sources:"]
+    for i, u in enumerate(feed_urls):
+        lines += [f"  - name: bench-{i:04d}", f"    url: {u}", "    language: en"]
+    (cdir / "sources.yaml").write_text("\n".join(lines) + "\n")
+    (cdir / "newswatch.yaml").write_text(
+        f"database: {db}\n"
+        "fetch:\n"
+        "  # everything is served from one local host: the politeness limits for the real web\n"
+        "  # (per-host concurrency and delay) are lifted for it, and private addresses allowed\n"
+        '  unthrottled_hosts: ["127.0.0.1"]\n'
+        "  allow_private_addresses: true\n"
+        "pipeline:\n"
+        f"  workers: {workers}\n"
+    )
+
+
+# -- running a process tree and measuring it ----------------------------------------------------
+def _become_subreaper() -> bool:
+    """Orphaned descendants (the forkserver's workers) are reparented to us and reaped here,
+    so RUSAGE_CHILDREN counts the CPU time of the whole tree."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        return False
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def _tree(pid: int) -> list[int]:
+    kids = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def _mem_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in kB of one process (0, 0 if gone)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+@dataclasses.dataclass
+class ProcResult:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    peak_pss_mb: float
+    procs: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_tree(cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.05) -> ProcResult:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    out_chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+
+    def pump(stream, key):
+        for chunk in iter(lambda: stream.read(65536), b""):
+            out_chunks[key].append(chunk)
+
+    pumps = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+             threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+    for t in pumps:
+        t.start()
+    peak_rss = peak_pss = 0
+    seen: set[int] = set()
+    while proc.poll() is None:
+        pids = _tree(proc.pid)
+        seen.update(pids)
+        rss = pss = 0
+        for p in pids:
+            r, s = _mem_kb(p)
+            rss += r
+            pss += s
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(interval)
+    wall = time.perf_counter() - t0
+    for t in pumps:
+        t.join(5)
+    # reap descendants that were reparented to us (we are a subreaper), so their CPU counts
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.02)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return ProcResult(wall, cpu, peak_rss / 1024, peak_pss / 1024, len(seen), proc.returncode,
+                      b"".join(out_chunks["out"]).decode(errors="replace"),
+                      b"".join(out_chunks["err"]).decode(errors="replace"))
+
+
+def newswatch_run(cdir: Path) -> tuple[ProcResult, dict]:
+    res = run_tree([str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"],
+                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if res.returncode != 0:
+        raise SystemExit(f"newswatch run failed ({res.returncode}):\n{res.stderr[-3000:]}")
+    return res, json.loads(res.stdout)
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- the parts -----------------------------------------------------------------------------------
+def bench_floor(pages: list[Page], repeat: int) -> dict:
+    import trafilatura
+
+    trafilatura.extract(pages[0].html, url=pages[0].url)  # warm
+    rates = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for p in pages:
+            trafilatura.extract(p.html, url=p.url)
+        rates.append(len(pages) / (time.perf_counter() - t))
+    return {"rates": rates, "rate": statistics.median(rates)}
+
+
+def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
+    """newswatch's per-page work in one process (extract with metadata + canonical + language + flag)."""
+    from newswatch.models import FeedEntry
+    from newswatch.worker import PageJob, init_worker, process_page
+
+    init_worker(str(ROOT / "config" / "watchlist.yaml"))
+    now = datetime(2026, 1, 1)
+    jobs = [
+        PageJob(FeedEntry("bench", f"http://127.0.0.1/a/0/{i}.html", f"Bench article {i}", "Summary."),
+                f"http://127.0.0.1/a/0/{i}.html", p.head + copy_paragraph(0, i) + p.tail,
+                "text/html; charset=utf-8", now)
+        for i, p in enumerate(pages)
+    ]
+    process_page(jobs[0])
+    t = time.perf_counter()
+    records = [process_page(j) for j in jobs]
+    dt = time.perf_counter() - t
+    return {"rate": len(jobs) / dt}, records
+
+
+def bench_matcher(records: list, repeat: int = 3) -> dict:
+    from newswatch.flag import Matcher
+
+    m = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
+    texts = [(r.text or "", r.title, r.language) for r in records]
+    mb = sum(len(t.encode()) for t, _, _ in texts) / 1e6
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for text, title, lang in texts:
+            m.match(text, title=title, language=lang)
+        times.append(time.perf_counter() - t)
+    dt = statistics.median(times)
+    return {"ms_per_article": 1000 * dt / len(texts), "mb_per_s": mb / dt}
+
+
+def bench_pipeline(site: Site, pages: list[Page], scale: int, repeat: int, work: Path,
+                   floor_rate: float, log) -> dict:
+    n = len(pages) * scale
+    links = [(c, i) for c in range(scale) for i in range(len(pages))]
+    feeds = build_feeds(site, f"x{scale}", links, pages)
+    runs = []
+    for r in range(repeat):
+        d = work / f"x{scale}-{r}"
+        shutil.rmtree(d, ignore_errors=True)
+        write_config(d / "config", feeds, d / "bench.duckdb")
+        ld = load()
+        res, summary = newswatch_run(d / "config")
+        if summary["articles_new"] != n:
+            log(f"  warning: {summary['articles_new']} new articles, expected {n}: {summary}")
+        runs.append({
+            "wall": res.wall, "cpu": res.cpu, "rss": res.peak_rss_mb, "pss": res.peak_pss_mb,
+            "articles": summary["articles_new"], "pages_failed": summary["pages_failed"],
+            "procs": res.procs, "load": ld,
+        })
+        log(f"  x{scale} run {r + 1}/{repeat}: {n} pages, {res.wall:.1f} s wall, {res.cpu:.1f} s CPU, "
+            f"{summary['articles_new']} new, peak RSS {res.peak_rss_mb:.0f} MB / PSS {res.peak_pss_mb:.0f} MB, "
+            f"{res.procs} processes, load before {ld}")
+        shutil.rmtree(d, ignore_errors=True)
+    med = lambda k: statistics.median(x[k] for x in runs)  # noqa: E731
+    wall = med("wall")
+    return {
+        "scale": scale, "n": n, "feeds": len(feeds), "runs": runs, "wall": wall, "cpu": med("cpu"),
+        "rss": med("rss"), "pss": med("pss"), "max_rss": max(x["rss"] for x in runs),
+        "rate": n / wall, "floor_s": n / floor_rate, "ratio": wall / (n / floor_rate),
+        "articles": min(x["articles"] for x in runs),
+    }
+
+
+def bench_idle(site: Site, pages: list[Page], repeat: int, work: Path, log) -> dict:
+    # 500 feeds of 50 items each, over a pool of the corpus pages (copy 0): the first pass
+    # stores them and the feeds' validators; every later pass gets 304 from every feed
+    links_pool = [(10_000, i) for i in range(len(pages))]
+    links = [links_pool[(k * 7) % len(links_pool)] for k in range(IDLE_FEEDS * ITEMS_PER_FEED)]
+    feeds = build_feeds(site, "idle", links, pages)[:IDLE_FEEDS]
+    d = work / "idle"
+    shutil.rmtree(d, ignore_errors=True)
+    write_config(d / "config", feeds, d / "bench.duckdb")
+    first, s1 = newswatch_run(d / "config")
+    log(f"  idle set-up pass: {len(feeds)} feeds, {s1['articles_new']} articles, {first.wall:.1f} s")
+    runs = []
+    for r in range(repeat):
+        before = dict(site.counts)
+        ld = load()
+        res, s = newswatch_run(d / "config")
+        got304 = site.counts.get(304, 0) - before.get(304, 0)
+        runs.append({"wall": res.wall, "cpu": res.cpu, "rss": res.peak_rss_mb, "unchanged": s["feeds_unchanged"],
+                     "n304": got304, "load": ld})
+        log(f"  idle pass {r + 1}/{repeat}: {res.wall:.2f} s wall, {res.cpu:.2f} s CPU, "
+            f"{s['feeds_unchanged']} feeds unchanged, {got304} answered 304, load before {ld}")
+    starts = []
+    for _ in range(repeat):
+        res = run_tree([str(NEWSWATCH), "--help"])
+        starts.append(res.wall)
+    imports = []
+    for _ in range(repeat):
+        res = run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline"])
+        imports.append(res.wall)
+    shutil.rmtree(d, ignore_errors=True)
+    wall = statistics.median(x["wall"] for x in runs)
+    start = statistics.median(starts)
+    return {"feeds": len(feeds), "runs": runs, "wall": wall, "cpu": statistics.median(x["cpu"] for x in runs),
+            "start": start, "import": statistics.median(imports), "beyond": wall - start,
+            "unchanged": min(x["unchanged"] for x in runs), "n304": min(x["n304"] for x in runs)}
+
+
+def _archive_db(path: Path, rows: int, log) -> None:
+    import duckdb
+
+    from newswatch.store import Store
+
+    Store(path).migrate()
+    t = time.perf_counter()
+    con = duckdb.connect(str(path))
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"""
+        INSERT INTO articles
+        SELECT substr(sha256('a' || i::VARCHAR), 1, 16) AS article_id,
+               'https://news' || (i % 500)::VARCHAR || '.example.com/2025/' || i::VARCHAR || '.html' AS url,
+               'https://news' || (i % 500)::VARCHAR || '.example.com/2025/' || i::VARCHAR || '.html' AS canonical_url,
+               'source-' || (i % 500)::VARCHAR, 'Synthetic headline number ' || i::VARCHAR, NULL,
+               TIMESTAMP '2024-01-01' + to_seconds(i * 60), TIMESTAMP '2024-01-01' + to_seconds(i * 60 + 30),
+               'en',
+               'Synthetic article ' || i::VARCHAR || '. ' || repeat('Officials said on Tuesday that talks would resume next week. ', 8),
+               'Synthetic summary ' || i::VARCHAR, 'trafilatura',
+               substr(sha256('a' || i::VARCHAR), 1, 16), substr(sha256('t' || i::VARCHAR), 1, 32), 'synthetic'
+        FROM range({rows}) t(i)
+    """)
+    con.execute("INSERT INTO article_urls SELECT canonical_url, article_id FROM articles")
+    con.execute(f"""
+        INSERT INTO flags SELECT article_id, ['north_korea', 'hamas'], ['tunnel_network'], 2.5,
+               fetched_at, 'synthetic' FROM articles WHERE hash(article_id) % 10 = 0
+    """)
+    con.execute("""
+        INSERT INTO mentions SELECT f.article_id, 'actor', 'north_korea', 'North Korea',
+               'North Korea reportedly helped build the tunnels.', 'text', 0, 11, 'north korea', 1.0
+        FROM flags f
+    """)
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+    con.close()
+    log(f"  archive: {rows:,} synthetic articles written in {time.perf_counter() - t:.1f} s "
+        f"({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7) -> dict:
+    from newswatch.flag import Matcher
+    from newswatch.store import Store
+
+    matcher = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
+    hot = ("North Korea's KOMID sold tunnelling technology to Hezbollah's Jihad al-Binaa for "
+           "$13 million, and Hamas fighters trained on it, officials said. ")
+    base = [r for r in records if r.text] or records
+
+    def batch(tag: str, k: int) -> list:
+        out = []
+        for j in range(200):
+            r = base[j % len(base)]
+            url = f"https://bench.example.org/{tag}/{k}/{j}.html"
+            text = (hot + (r.text or "")) if j % 2 == 0 else (r.text or "")
+            flag = matcher.match(text, title=r.title, language=r.language)
+            out.append(dataclasses.replace(r, article_id=hashlib.sha256(url.encode()).hexdigest()[:16], url=url,
+                                           canonical_url=url, text=text, flag=flag))
+        return out
+
+    result = {}
+    for label, n in (("empty", 0), ("archive", rows)):
+        path = work / f"archive-{label}.duckdb"
+        for p in (path, Path(str(path) + ".wal")):
+            p.unlink(missing_ok=True)
+        if n:
+            _archive_db(path, n, log)
+        else:
+            Store(path).migrate()
+        store = Store(path)
+        # dedup lookup: 200 URLs, half of them stored (from the archive when there is one)
+        if n:
+            stored = [f"https://news{i % 500}.example.com/2025/{i}.html" for i in range(0, n, n // 100)][:100]
+        else:
+            seed = batch("seed", 0)[:100]
+            store.write_batch(seed, run_id="bench")
+            stored = [r.canonical_url for r in seed]
+        lookups = stored + [f"https://nowhere.example.net/{i}.html" for i in range(200 - len(stored))]
+        store.known_urls(lookups)
+        lk = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            found = store.known_urls(lookups)
+            lk.append(time.perf_counter() - t)
+        assert len(found) == len(stored), (len(found), len(stored))
+        wr, flagged = [], 0
+        batches = [batch(label, k) for k in range(repeat + 1)]
+        store.write_batch(batches[0], run_id="bench", watchlist_version="bench")  # warm
+        for k in range(1, repeat + 1):
+            t = time.perf_counter()
+            stats = store.write_batch(batches[k], run_id="bench", watchlist_version="bench")
+            wr.append(time.perf_counter() - t)
+            flagged = stats.articles_flagged
+            assert stats.articles_new == 200, stats
+        result[label] = {"lookup_ms": 1000 * statistics.median(lk) / 200,
+                         "write_ms": 1000 * statistics.median(wr) / 200, "flagged_per_batch": flagged}
+        log(f"  {label} ({n:,} articles): known_urls {result[label]['lookup_ms']:.3f} ms/URL, "
+            f"write_batch {result[label]['write_ms']:.3f} ms/article ({flagged}/200 flagged)")
+        for p in (path, Path(str(path) + ".wal")):
+            p.unlink(missing_ok=True)
+    result["rows"] = rows
+    return result
+
+
+def probe_servers(site: Site, pages: list[Page], seconds: float, log) -> dict:
+    """Requests/s that each server sustains for corpus pages (httpx, 32 in flight)."""
+    import httpx
+
+    out = {}
+    for kind in ("asyncio", "localsite"):
+        with make_server(kind, site):
+            async def go():
+                done = 0
+                deadline = time.perf_counter() + seconds
+                async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32)) as c:
+                    async def worker(w):
+                        nonlocal done
+                        k = w
+                        while time.perf_counter() < deadline:
+                            r = await c.get(site.url(f"/a/{k}/{k % len(pages)}.html"))
+                            assert r.status_code == 200
+                            done += 1
+                            k += 32
+                    t = time.perf_counter()
+                    await asyncio.gather(*(worker(w) for w in range(32)))
+                    return done / (time.perf_counter() - t)
+
+            cpu0 = time.process_time()
+            rate = asyncio.run(go())
+            out[kind] = rate
+            log(f"  server probe {kind}: {rate:.0f} pages/s (client and server in one process, "
+                f"{time.process_time() - cpu0:.1f} s CPU)")
+    return out
+
+
+# -- the report ----------------------------------------------------------------------------------
+def ok(good: bool) -> str:
+    return "yes" if good else "**no**"
+
+
+def report(args, env: dict, floor: dict, pp: dict, pipes: list[dict], idle: dict | None,
+           archive: dict | None, matcher: dict | None, probe: dict | None) -> str:
+    L = []
+    L.append(f"Command: `uv run python bench/bench_pipeline.py {' '.join(args.argv)}`".rstrip())
+    L.append("")
+    L.append(f"Machine: {env['cpus']} cores, Python {env['python']}, trafilatura {env['trafilatura']}, "
+             f"duckdb {env['duckdb']}; load average at start {env['load_start']}, at end {env['load_end']}; "
+             f"{env['date']}. Medians of {args.repeat} run(s).")
+    L.append("")
+    L.append("| measure | value | target | met |")
+    L.append("|---|---:|---:|:---:|")
+    L.append(f"| floor: `trafilatura.extract`, one process, {env['pages']} pages | {floor['rate']:.1f} pages/s | | |")
+    L.append(f"| newswatch `process_page` (extract + metadata + canonical + language + flag), one process | "
+             f"{pp['rate']:.1f} pages/s | | |")
+    for p in pipes:
+        tag = f"N = {env['pages']} × {p['scale']} = {p['n']:,}"
+        L.append(f"| pipeline {tag}: articles/s | {p['rate']:.1f} | "
+                 + (f"≥ {TARGETS['articles_per_s']:.0f} | {ok(p['rate'] >= TARGETS['articles_per_s'])} |"
+                    if p["scale"] == max(x["scale"] for x in pipes) else " | |"))
+        L.append(f"| pipeline {tag}: wall / CPU (whole tree) | {p['wall']:.1f} s / {p['cpu']:.1f} s "
+                 f"({p['cpu'] / p['wall']:.2f} cores) | | |")
+        L.append(f"| pipeline {tag}: floor time for N | {p['floor_s']:.1f} s | | |")
+        L.append(f"| pipeline {tag}: ratio wall / floor | {p['ratio']:.2f} | ≤ {TARGETS['ratio']} | "
+                 f"{ok(p['ratio'] <= TARGETS['ratio'])} |")
+        L.append(f"| pipeline {tag}: peak memory, sum of RSS (PSS) over the tree | {p['rss']:.0f} MB "
+                 f"({p['pss']:.0f} MB) | < {TARGETS['mem_mb']:.0f} MB | {ok(p['max_rss'] < TARGETS['mem_mb'])} |")
+    if len(pipes) >= 2:
+        lo, hi = pipes[0], pipes[-1]
+        g = hi["rss"] / lo["rss"]
+        L.append(f"| peak memory ×{hi['scale']} / ×{lo['scale']} (RSS) | {g:.2f} | ≤ {TARGETS['mem_growth']} | "
+                 f"{ok(g <= TARGETS['mem_growth'])} |")
+    if idle:
+        L.append(f"| idle pass, {idle['feeds']} feeds, all 304 ({idle['n304']} answered 304): wall / CPU | "
+                 f"{idle['wall']:.2f} s / {idle['cpu']:.2f} s | | |")
+        L.append(f"| process start: `newswatch --help` (import of cli + pipeline alone: {idle['import']:.2f} s) | "
+                 f"{idle['start']:.2f} s | | |")
+        L.append(f"| idle pass beyond process start | {idle['beyond']:.2f} s | ≤ {TARGETS['idle_beyond_start_s']:.0f} s | "
+                 f"{ok(idle['beyond'] <= TARGETS['idle_beyond_start_s'])} |")
+    if archive:
+        e, a = archive["empty"], archive["archive"]
+        for key, what in (("lookup_ms", "dedup lookup `known_urls` (200 URLs), per URL"),
+                          ("write_ms", "store `write_batch` (200 articles, ~half flagged), per article")):
+            g = a[key] / e[key]
+            L.append(f"| {what}: empty → {archive['rows']:,} articles | {e[key]:.3f} → {a[key]:.3f} ms "
+                     f"(×{g:.2f}) | ≤ ×{TARGETS['archive_growth']} | {ok(g <= TARGETS['archive_growth'])} |")
+    if matcher:
+        L.append(f"| flagging (`Matcher.match`) per article (independent of the archive) | "
+                 f"{matcher['ms_per_article']:.2f} ms ({matcher['mb_per_s']:.1f} MB/s) | | |")
+    if probe:
+        L.append(f"| local server alone, corpus pages/s (asyncio server / LocalSite) | "
+                 f"{probe['asyncio']:.0f} / {probe['localsite']:.0f} | | |")
+    L.append("")
+    L.append(f"Server: {args.server}. Feeds of {ITEMS_PER_FEED} items; each copy of a page carries a unique "
+             "paragraph. Config: `fetch.unthrottled_hosts: [\"127.0.0.1\"]`, `fetch.allow_private_addresses: "
+             "true`, other settings default (`pipeline.workers: 0` = one per core). CPU is user+sys of "
+             "`newswatch run` and all its descendants; memory is sampled every 50 ms from /proc.")
+    for p in pipes:
+        L.append("")
+        L.append(f"Runs at ×{p['scale']}: " + "; ".join(
+            f"{r['wall']:.1f} s, {r['cpu']:.1f} s CPU, {r['rss']:.0f} MB (load {r['load']})" for r in p["runs"]))
+    return "\n".join(L) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="scale 1, one run, 100,000-article archive")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per measurement (default 3; 1 with --quick)")
+    ap.add_argument("--scales", default=None, help="copies of the corpus, comma-separated (default 5,20)")
+    ap.add_argument("--archive-rows", type=int, default=None, help="synthetic articles (default 1,000,000)")
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.md")
+    ap.add_argument("--server", choices=["asyncio", "localsite"], default="asyncio")
+    ap.add_argument("--probe-servers", action="store_true", help="also measure the servers' own throughput")
+    ap.add_argument("--skip", default="", help="parts to skip, comma-separated: pipeline,idle,archive")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = ap.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    scales = [int(s) for s in (args.scales or ("1" if args.quick else "5,20")).split(",") if s]
+    rows = args.archive_rows or (100_000 if args.quick else 1_000_000)
+    skip = set(filter(None, args.skip.split(",")))
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if not (args.corpus / "manifest.jsonl").exists():
+        print(f"SKIPPED: the corpus is absent ({args.corpus}/manifest.jsonl not found); "
+              "pass --corpus DIR or check out ../shared/corpora/articles-aeb")
+        return 0
+    if not NEWSWATCH.exists():
+        print(f"SKIPPED: {NEWSWATCH} not found; run through `uv run`")
+        return 0
+
+    import duckdb
+    import trafilatura
+
+    _become_subreaper()
+    env = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "trafilatura": trafilatura.__version__,
+           "duckdb": duckdb.__version__, "load_start": load(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    pages = load_corpus(args.corpus)
+    env["pages"] = len(pages)
+    log(f"corpus: {len(pages)} pages, {sum(len(p.html) for p in pages) / len(pages) / 1024:.0f} KB mean; "
+        f"load {env['load_start']}")
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="nw-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        log("floor: trafilatura.extract, one process")
+        floor = bench_floor(pages, max(args.repeat, 2))
+        log(f"  {floor['rate']:.1f} pages/s (runs: {', '.join(f'{r:.1f}' for r in floor['rates'])})")
+        pp, records = bench_process_page(pages)
+        log(f"  newswatch process_page, one process: {pp['rate']:.1f} pages/s")
+        matcher = bench_matcher(records)
+
+        site = Site(pages)
+        probe = probe_servers(site, pages, 5.0, log) if args.probe_servers else None
+        pipes, idle = [], None
+        with make_server(args.server, site):
+            if "pipeline" not in skip:
+                for s in scales:
+                    log(f"pipeline ×{s} ({len(pages) * s} pages), server {args.server}")
+                    pipes.append(bench_pipeline(site, pages, s, args.repeat, work, floor["rate"], log))
+            if "idle" not in skip:
+                log(f"idle pass: {IDLE_FEEDS} feeds")
+                idle = bench_idle(site, pages, args.repeat, work, log)
+        archive = None
+        if "archive" not in skip:
+            log(f"archive: {rows:,} articles")
+            archive = bench_archive(records, rows, work, log)
+        env["load_end"] = load()
+        table = report(args, env, floor, pp, pipes, idle, archive, matcher, probe)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table)
+    log(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

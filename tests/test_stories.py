@@ -1,0 +1,124 @@
+"""Near-duplicate clustering: labelled pairs (precision/recall floor), batches, restarts, window."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from newswatch.stories import (
+    MIGRATION_SQL,
+    StoryItem,
+    StorySettings,
+    assign_stories,
+    normalise,
+    signature,
+)
+
+sys.path.insert(0, str(Path(__file__).parent / "stories"))
+import labelled  # noqa: E402
+
+THRESHOLDS = json.loads((Path(__file__).parent / "stories" / "thresholds.json").read_text())
+T0 = datetime(2024, 5, 6, 8, 0)
+
+
+@pytest.fixture(scope="module")
+def articles():
+    return labelled.load_articles()
+
+
+def _item(a, *, hours: float = 0, article_id: str | None = None) -> StoryItem:
+    return StoryItem(article_id or a.id, signature(a.text, a.title), a.published_at + timedelta(hours=hours), a.title)
+
+
+def test_labelled_set_is_big_and_varied(articles):
+    pairs = labelled.load_pairs()
+    assert len(pairs) >= 40
+    langs = {articles[a].lang for a, b, *_ in pairs} | {articles[b].lang for a, b, *_ in pairs}
+    assert len(langs) >= 4
+    kinds = {k for *_, k in pairs}
+    assert {"headline", "extra_paragraph", "trimmed", "translation", "follow_up", "same_topic"} <= kinds
+
+
+def test_precision_and_recall_do_not_fall():
+    rows = labelled.predict(StorySettings())
+    precision, recall = labelled.precision_recall(rows)
+    wrong = [(a, b, kind) for a, b, same, kind, pred in rows if same != pred]
+    assert precision >= THRESHOLDS["precision"], wrong
+    assert recall >= THRESHOLDS["recall"], wrong
+
+
+def test_signature_is_deterministic_and_case_and_unicode_blind():
+    text = "Die Straße war gesperrt, sagte die Polizei am Montag. " * 8
+    assert signature(text) == signature(text)
+    assert signature(text) == signature(text.upper().replace("ß", "SS"))
+    assert normalise("Ｆｕｌｌ－width  ＡＢＣ!") == "full width abc"
+    assert signature("too short", "tiny") == b""
+
+
+def test_syndicated_copies_share_a_story_within_one_batch(articles):
+    con = duckdb.connect()
+    con.execute(MIGRATION_SQL)
+    ids = ["en_port", "en_port_headline", "en_port_extra", "en_port_trim", "en_port_style",
+           "en_port_followup", "en_tunnels_a", "en_tunnels_b", "en_tunnels_a_copy"]
+    got = assign_stories(con, [_item(articles[i]) for i in ids], StorySettings())
+    assert {got[i] for i in ids[:5]} == {"en_port"}
+    assert got["en_port_followup"] == "en_port_followup"
+    assert got["en_tunnels_a_copy"] == got["en_tunnels_a"] == "en_tunnels_a"
+    assert got["en_tunnels_b"] == "en_tunnels_b"
+    assert con.execute("SELECT count(*) FROM story_signatures").fetchone()[0] == len(ids)
+
+
+def test_clustering_survives_two_batches_and_a_restart(tmp_path, articles):
+    path = str(tmp_path / "s.duckdb")
+    con = duckdb.connect(path)
+    con.execute(MIGRATION_SQL)
+    first = assign_stories(con, [_item(articles["de_bahn"]), _item(articles["fr_feu"])])
+    second = assign_stories(con, [_item(articles["de_bahn_headline"])])
+    assert first == {"de_bahn": "de_bahn", "fr_feu": "fr_feu"}
+    assert second == {"de_bahn_headline": "de_bahn"}
+    con.close()
+    con = duckdb.connect(path)  # a restart: a new connection to the same file
+    third = assign_stories(con, [_item(articles["fr_feu_extra"]), _item(articles["de_bahn_trim"]),
+                                 _item(articles["en_bahn_translation"])])
+    assert third == {"fr_feu_extra": "fr_feu", "de_bahn_trim": "de_bahn",
+                     "en_bahn_translation": "en_bahn_translation"}
+    # a rerun of a stored article keeps its story and adds no rows
+    n = con.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+    assert assign_stories(con, [_item(articles["de_bahn_trim"])]) == {"de_bahn_trim": "de_bahn"}
+    assert con.execute("SELECT count(*) FROM story_bands").fetchone()[0] == n
+
+
+def test_time_window_is_respected(articles):
+    settings = StorySettings(window_days=3)
+    con = duckdb.connect()
+    con.execute(MIGRATION_SQL)
+    a = articles["es_sequia"]
+    assign_stories(con, [_item(a)], settings)
+    got = assign_stories(con, [
+        _item(articles["es_sequia_headline"], hours=2 * 24),  # inside the window
+        _item(articles["es_sequia_style"], hours=10 * 24),  # a copy, but 10 days later
+    ], settings)
+    assert got == {"es_sequia_headline": "es_sequia", "es_sequia_style": "es_sequia_style"}
+    # within one batch too: an old copy does not join a story 10 days later
+    got = assign_stories(con, [_item(a, hours=40 * 24, article_id="x1"),
+                               _item(a, hours=50 * 24, article_id="x2")], settings)
+    assert got == {"x1": "x1", "x2": "x2"}
+
+
+def test_articles_without_text_get_their_own_story():
+    con = duckdb.connect()
+    con.execute(MIGRATION_SQL)
+    got = assign_stories(con, [StoryItem("a", b"", T0, "Same title"), StoryItem("b", None, None, "Same title")])
+    assert got == {"a": "a", "b": "b"}
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError):
+        StorySettings(bands=50, rows=3)
+    with pytest.raises(ValueError):
+        StorySettings(unknown=1)
