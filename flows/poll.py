@@ -26,17 +26,18 @@ __all__ = ["poll_flow", "polling_pass"]
 
 
 @task(name="polling-pass", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
-def polling_pass(config: Config) -> RunSummary:
-    return run_pass(config)
+def polling_pass(config: Config, due_only: bool = False) -> RunSummary:
+    return run_pass(config, due_only=due_only)
 
 
 @flow(name="newswatch-poll", log_prints=True)
-def poll_flow(config_dir: str | None = None, db: str | None = None) -> dict[str, Any]:
+def poll_flow(config_dir: str | None = None, db: str | None = None, due_only: bool = False) -> dict[str, Any]:
+    """One polling pass; ``due_only`` polls only the feeds whose next poll is due (scheduled runs)."""
     config = load_config(config_dir, db=db)
     from newswatch.flag import Matcher
 
     Matcher.from_path(config.watchlist_path)  # a bad watchlist fails here, before any fetch
-    summary = polling_pass(config)
+    summary = polling_pass(config, due_only)
     create_markdown_artifact(
         markdown=summary.to_markdown(),
         key="newswatch-poll-summary",

@@ -64,6 +64,25 @@ def errors_to_exit() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("Interrupted; what was committed stays committed.")
         raise typer.Exit(130) from None
+    except Exception as e:
+        import duckdb
+
+        if not isinstance(e, duckdb.Error):
+            raise
+        err_console.print(f"[red]Error:[/red] database: {e}", markup=True, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _current_store(target: str):
+    """A Store whose schema is current: an older database is migrated first (schema only)."""
+    from newswatch.store import SCHEMA_VERSION, Store
+
+    store = Store(target)
+    with store.reader() as con:
+        behind = store.schema_version(con) < SCHEMA_VERSION
+    if behind:
+        store.migrate()
+    return store
 
 
 def _load(config_dir: Optional[Path], db: Optional[str]):
@@ -87,6 +106,7 @@ def run(
     ),
     output: str = typer.Option("text", "--format", "-f", help="Summary format: text or json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    due: bool = typer.Option(False, "--due", help="Poll only the feeds whose next poll is due (as scheduled runs do)."),
 ) -> None:
     """One polling pass over the configured feeds; prints a summary.
 
@@ -106,26 +126,26 @@ def run(
         if use_prefect:
             from flows.poll import poll_flow
 
-            result = poll_flow(str(config.config_dir), config.db)
+            result = poll_flow(str(config.config_dir), config.db, due_only=due)
             if output == "json":
                 print(json.dumps(result, ensure_ascii=False, indent=2))
             else:
                 _print_summary_dict(result)
             return
-        summary = _run_with_progress(config, quiet=quiet)
+        summary = _run_with_progress(config, quiet=quiet, due_only=due)
         if output == "json":
             print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         else:
             _print_summary_dict(summary.to_dict())
 
 
-def _run_with_progress(config, *, quiet: bool):
+def _run_with_progress(config, *, quiet: bool, due_only: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from newswatch.pipeline import run_pass
 
     if quiet or not err_console.is_terminal:
-        return run_pass(config)
+        return run_pass(config, due_only=due_only)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
@@ -143,7 +163,7 @@ def _run_with_progress(config, *, quiet: bool):
             elif event == "page_done":
                 prog.advance(pages, n)
 
-        return run_pass(config, progress=on)
+        return run_pass(config, progress=on, due_only=due_only)
 
 
 def _print_summary_dict(s: dict) -> None:
@@ -158,6 +178,8 @@ def _print_summary_dict(s: dict) -> None:
         out.print("Failing feeds:")
         for f in s["failing_feeds"]:
             out.print(f"  - {f['name']}: {f['status']}: {f['reason']}", soft_wrap=True)
+    if s.get("alerts"):
+        out.print("Immediate alerts: " + "; ".join(s["alerts"]), soft_wrap=True, markup=False)
     if s.get("flagged"):
         out.print("Newly flagged:")
         for a in s["flagged"]:
@@ -198,7 +220,7 @@ def sql(
             query = sys.stdin.read()
         if not query.strip():
             raise ConfigError("empty query")
-        store = Store(db or _default_db())
+        store = _current_store(db or _default_db())
         with store.reader() as con:
             try:
                 statements = con.extract_statements(query)
@@ -239,6 +261,128 @@ def _default_db() -> str:
     if settings is not None and settings.database:
         return settings.database
     return str(default_db_path())
+
+
+# -- reflag, sources, status ---------------------------------------------------------------
+@app.command()
+def reflag(
+    config_dir: Optional[Path] = ConfigOpt,
+    db: Optional[str] = DbOpt,
+    since: Optional[str] = typer.Option(None, "--since", help="Only articles published (or fetched) on or after this date, YYYY-MM-DD."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run the watchlist again over stored articles, after editing it.
+
+    Replaces each article's mentions and flags and records the watchlist version used.
+    Safe to interrupt: run it again to finish.
+
+    [bold]Examples[/bold]
+
+      newswatch flag tests/eval/*.jsonl && newswatch eval tests/eval   # check the edit first
+      newswatch reflag
+      newswatch reflag --since 2026-11-01
+    """
+    from datetime import date
+
+    from newswatch.reflag import reflag as do_reflag
+    from newswatch.store import Store
+
+    with errors_to_exit():
+        config = _load(config_dir, db)
+        day = None
+        if since:
+            try:
+                day = date.fromisoformat(since)
+            except ValueError:
+                raise ConfigError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+        from rich.progress import Progress
+
+        with Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal) as prog:
+            task = prog.add_task("re-flagging", total=None)
+            stats = do_reflag(Store(config.db), config.watchlist_path, since=day,
+                              workers=config.settings.pipeline.workers,
+                              progress=lambda done, total: prog.update(task, completed=done, total=total))
+        Console(highlight=False, soft_wrap=True).print(
+            f"Re-flagged {stats.articles} articles with watchlist {stats.watchlist_version}: "
+            f"{stats.flagged_before} flagged before, {stats.flagged_after} now; {stats.changed} changed."
+        )
+
+
+@app.command()
+def sources(
+    db: Optional[str] = DbOpt,
+    failing: bool = typer.Option(False, "--failing", help="Only feeds that are failing now."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or jsonl."),
+) -> None:
+    """Each feed's health: last status, failures, back-off and next poll (the source_health view).
+
+    [bold]Examples[/bold]
+
+      newswatch sources
+      newswatch sources --failing -f json
+    """
+    from newswatch.ops import source_rows
+    from newswatch.output import FORMATS, write_rows
+    from newswatch.store import Store
+
+    with errors_to_exit():
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        cols, rows = source_rows(_current_store(db or _default_db()), failing=failing)
+        write_rows(cols, rows, fmt, sys.stdout, max_width=50)
+
+
+@app.command()
+def status(
+    config_dir: Optional[Path] = ConfigOpt,
+    db: Optional[str] = DbOpt,
+    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Last runs, feeds due and failing, digests pending, database size.
+
+    [bold]Examples[/bold]
+
+      newswatch status
+      newswatch status -f json | jq .feeds
+    """
+    import json
+
+    from newswatch.config import load_config
+    from newswatch.ops import status_report
+    from newswatch.output import jsonable
+    from newswatch.store import Store
+
+    with errors_to_exit():
+        settings = None
+        try:
+            config = load_config(config_dir, db=db)
+            settings, target = config.settings, config.db
+        except ConfigError:
+            if config_dir is not None:
+                raise
+            target = db or _default_db()
+        report = status_report(_current_store(target), settings)
+        if fmt == "json":
+            print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
+            return
+        out = Console(highlight=False, soft_wrap=True)
+        size = report.get("database_bytes")
+        out.print(f"Database {report['database']} (schema {report['schema_version']}"
+                  + (f", {size / 1e6:.1f} MB)" if size is not None else ")"))
+        out.print(f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged.")
+        f = report["feeds"]
+        out.print(f"Feeds: {f['enabled']} enabled, {f['due_now']} due now, {f['erroring']} erroring, "
+                  f"{f['failing_over_a_day']} failing for over a day; next due {f['next_due_at'] or '-'}.")
+        out.print("Last runs:")
+        for r in report["last_runs"] or []:
+            out.print(f"  {r['started_at']}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed']} failed), "
+                      f"{r['articles_new']} new, {r['articles_flagged']} flagged  [{r['run_id']}]")
+        if not report["last_runs"]:
+            out.print("  (none yet)")
+        if report["digests"]:
+            out.print("Digests:")
+            for d in report["digests"]:
+                out.print(f"  {d['name']}: {d['pending_items']} pending ({d['schedule']})")
 
 
 # -- demo --------------------------------------------------------------------------------

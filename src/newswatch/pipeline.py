@@ -400,6 +400,10 @@ async def run_pass_async(
     store = Store(config.db)
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     summary = await _Pass(config, store, progress, workers).run(todo, due_only=due_only)
+    if config.settings.retention.article_text_days:
+        from newswatch.ops import apply_retention
+
+        await asyncio.to_thread(apply_retention, store, config.settings.retention.article_text_days)
     if summary.articles_flagged and any(d.immediate for d in config.settings.digests):
         await asyncio.to_thread(_send_immediate_alerts, config, store, summary)
     return summary

@@ -1,0 +1,90 @@
+"""Operations: the state of a newswatch installation, and retention.
+
+Used by ``newswatch status`` and ``newswatch sources`` and at the end of every pass.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from newswatch.store import Store
+
+__all__ = ["status_report", "source_rows", "apply_retention", "SOURCE_COLUMNS"]
+
+SOURCE_COLUMNS = [
+    "name", "health", "last_status", "consecutive_failures", "failure_score", "failing_since",
+    "last_polled_at", "last_success_at", "last_new_item_at", "poll_interval_minutes",
+    "next_poll_at", "last_error",
+]
+
+
+def source_rows(store: Store, *, failing: bool = False) -> tuple[list[str], list[tuple]]:
+    """Each feed's state from the ``source_health`` view (``failing``: only erroring ones)."""
+    where = "WHERE health IN ('failing', 'erroring')" if failing else ""
+    with store.reader() as con:
+        rows = con.execute(
+            f"SELECT {', '.join(SOURCE_COLUMNS)} FROM source_health {where} "
+            "ORDER BY health = 'ok', consecutive_failures DESC, name"
+        ).fetchall()
+    return SOURCE_COLUMNS, rows
+
+
+def apply_retention(store: Store, article_text_days: int | None, *, now: datetime | None = None) -> int:
+    """Drop the text of articles fetched more than ``article_text_days`` ago.
+
+    Titles, URLs, flags, mentions (with their evidence sentences) and every count stay."""
+    if not article_text_days:
+        return 0
+    cutoff = (now or datetime.utcnow()) - timedelta(days=article_text_days)
+    with store.transaction() as con:
+        (n,) = con.execute(
+            "SELECT count(*) FROM articles WHERE text IS NOT NULL AND fetched_at < ?", [cutoff]
+        ).fetchone()
+        if n:
+            con.execute("UPDATE articles SET text = NULL WHERE text IS NOT NULL AND fetched_at < ?", [cutoff])
+    return int(n)
+
+
+def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
+    """What ``newswatch status`` shows: last runs, feeds due and failing, digests pending, size."""
+    report: dict[str, Any] = {"database": store.target}
+    if store.target != ":memory:" and os.path.exists(store.target):
+        size = os.path.getsize(store.target)
+        wal = store.target + ".wal"
+        report["database_bytes"] = size + (os.path.getsize(wal) if os.path.exists(wal) else 0)
+    with store.reader() as con:
+        report["schema_version"] = store.schema_version(con)
+        runs = con.execute(
+            "SELECT run_id, started_at, finished_at, status, feeds_total, feeds_failed, articles_new, "
+            "articles_flagged FROM runs ORDER BY started_at DESC LIMIT 5"
+        ).fetchall()
+        report["last_runs"] = [
+            dict(zip(["run_id", "started_at", "finished_at", "status", "feeds", "feeds_failed",
+                      "articles_new", "articles_flagged"], r)) for r in runs
+        ]
+        feeds = con.execute(
+            "SELECT count(*) FILTER (enabled), count(*) FILTER (due), "
+            "count(*) FILTER (health = 'failing'), count(*) FILTER (health = 'erroring'), "
+            "min(next_poll_at) FILTER (enabled) FROM source_health"
+        ).fetchone()
+        report["feeds"] = dict(zip(["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"], feeds))
+        counts = con.execute(
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM flags), "
+            "(SELECT count(DISTINCT story_id) FROM articles)"
+        ).fetchone()
+        report["articles"], report["flagged"], report["stories"] = counts
+        digests = []
+        if settings is not None and getattr(settings, "digests", ()):
+            from newswatch.digest import pending_items
+
+            for d in settings.digests:
+                try:
+                    n = len(pending_items(con, d))
+                except Exception as e:  # a status report must not fail on one digest
+                    n = f"error: {e}"
+                digests.append({"name": d.name, "pending_items": n,
+                                "schedule": "immediate" if d.immediate else f"{d.schedule} ({d.timezone})"})
+        report["digests"] = digests
+    return report
