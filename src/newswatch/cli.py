@@ -222,6 +222,7 @@ def sql(
             raise ConfigError("empty query")
         store = _current_store(db or _default_db())
         with store.reader() as con:
+            _load_search(con)
             try:
                 statements = con.extract_statements(query)
             except duckdb.Error as e:
@@ -248,6 +249,16 @@ def sql(
                 if "read-only" in msg or "read only" in msg:
                     raise StoreError(f"newswatch sql is read-only: {msg}") from None
                 raise StoreError(f"SQL error: {msg}") from None
+
+
+def _load_search(con) -> None:
+    """Make full-text search (match_bm25) available to ad hoc queries."""
+    from newswatch.stories import fts_install
+
+    try:
+        fts_install(con)
+    except Exception:  # search is a convenience; plain SQL still works without it
+        pass
 
 
 def _default_db() -> str:

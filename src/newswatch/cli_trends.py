@@ -55,11 +55,11 @@ def trends_command(
 
         newswatch trends
 
-        newswatch trends --days 30 --actor acme-corp
+        newswatch trends --days 30 --actor hezbollah
 
-        newswatch trends --allegation bribery --plot bribery.png
+        newswatch trends --allegation tunnel_technology_transfer --plot tunnels.png
 
-        newswatch trends --end 2024-05-31 --json
+        newswatch trends --end 2026-11-22 --json
     """
     try:
         end_day = date.fromisoformat(end) if end else None
