@@ -30,8 +30,11 @@ def send_digests_flow(config_dir: str | None = None, db: str | None = None, name
     cdir = default_config_dir() if config_dir is None else Path(config_dir)
     smtp, digests = load_digest_settings(cdir)
     store = Store(_db_path(cdir, db))
+    from newswatch.watchlist import watchlist_labels
+
     results = send_due_digests(
-        store, DigestsConfig(smtp=smtp, digests=digests), names=[name] if name else None
+        store, DigestsConfig(smtp=smtp, digests=digests), names=[name] if name else None,
+        labels=watchlist_labels(cdir / "watchlist.yaml"),
     )
     for r in results:
         logger.info("digest %s: %s, %d item(s) sent", r.name, r.status, r.items_sent)

@@ -502,7 +502,10 @@ def _write_demo_digest(config, dbp: Path) -> Path:
         name="demo", recipients=["analyst@example.org"], immediate=True, backfill_days=365,
         include_actor_only=False, subject="newswatch demo digest: {count} new ({date})",
     )
-    send_digest(Store(dbp), digest, config.settings.smtp, to_file=eml)
+    from newswatch.watchlist import watchlist_labels
+
+    send_digest(Store(dbp), digest, config.settings.smtp, to_file=eml,
+                labels=watchlist_labels(config.watchlist_path))
     return eml
 
 

@@ -115,16 +115,20 @@ def digest_command(
                 file=str(cdir / "newswatch.yaml"),
             )
         store = Store(_db_path(cdir, db))
+        from newswatch.watchlist import watchlist_labels
+
+        labels = watchlist_labels(cdir / "watchlist.yaml")
         if to_file is not None:
             if name is None and len(digests) > 1:
                 raise ConfigError("--to-file writes one message: choose the digest with --name")
             digest = next(d for d in digests if name in (None, d.name))
-            results = [send_digest(store, digest, smtp, to_file=to_file)]
+            results = [send_digest(store, digest, smtp, to_file=to_file, labels=labels)]
         elif name is not None:
             digest = next(d for d in digests if d.name == name)
-            results = [send_digest(store, digest, smtp, dry_run=dry_run)]
+            results = [send_digest(store, digest, smtp, dry_run=dry_run, labels=labels)]
         else:
-            results = send_due_digests(store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run)
+            results = send_due_digests(store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run,
+                                       labels=labels)
     except NewswatchError as e:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"Error: {e}{hint}", file=sys.stderr)

@@ -466,6 +466,15 @@ def _got_message_since(con: duckdb.DuckDBPyConnection, digest: DigestSettings, r
     return bool(row and row[0])
 
 
+def failing_feeds(con: duckdb.DuckDBPyConnection) -> list[tuple[str, datetime | None, str | None]]:
+    """Feeds failing for more than a day (listed at the foot of every digest)."""
+    if not _has_table(con, "source_health"):
+        return []
+    return con.execute(
+        "SELECT name, failing_since, last_error FROM source_health WHERE health = 'failing' ORDER BY name"
+    ).fetchall()
+
+
 def send_digest(
     store: Any,
     digest: DigestSettings,
@@ -509,6 +518,7 @@ def send_digest(
                 if items or (digest.send_empty and not _got_message_since(con, digest, r, since)):
                     plan.append((r, items, _period(con, digest, [r], now)))
             chart = chart_counts(con, digest, now=now) if any(i for _, i, _ in plan) else None
+            failing = failing_feeds(con)
         if not plan:
             status = "ok"
             return DigestResult(digest.name, "empty")
@@ -522,7 +532,7 @@ def send_digest(
             ) from None
         for r, items, period in plan:
             msg = build_message(items, digest, smtp, png, period, to=[r], now=now, labels=labels,
-                         pending_left=max(0, pending_left))
+                                pending_left=max(0, pending_left), failing=failing)
             try:
                 conn.send(msg, r)
             except DeliveryError as e:
@@ -565,7 +575,7 @@ def _preview(store: Any, digest: DigestSettings, smtp: SmtpSettings, *, now: dat
             period = _period(con, digest, digest.recipients, now)
             png = render_chart(*chart_counts(con, digest, now=now)) if items else None
             msg = build_message(items, digest, smtp, png, period, to=list(digest.recipients), now=now,
-                         labels=labels, pending_left=left)
+                                labels=labels, pending_left=left, failing=failing_feeds(con))
             from email import policy
 
             path = Path(to_file)

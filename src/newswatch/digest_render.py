@@ -213,7 +213,8 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
 
 
 def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Period, *,
-                chart_cid: str | None, pending_left: int = 0, labels: dict[str, str] | None = None) -> str:
+                chart_cid: str | None, pending_left: int = 0, labels: dict[str, str] | None = None,
+                failing: Sequence[tuple[str, datetime | None, str | None]] = ()) -> str:
     tz = digest.tz
     actors, allegations = _counts(items)
     n_articles = sum(len(it.article_ids) for it in items)
@@ -250,6 +251,16 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
         f"(max_items: {digest.max_items}).</td></tr>"
         if pending_left else ""
     )
+    broken = (
+        f'<tr><td style="padding:10px 24px;border-top:1px solid {_LINE};font-size:12px;color:{_MUTED};">'
+        f'<div style="font-weight:bold;color:{_INK};margin-bottom:4px;">Feeds failing for more than a day</div>'
+        + "".join(
+            f"<div>{_e(name)}: since {_e(_local(since, tz, '%d %b %Y'))} — {_e(_clean(error or 'unknown error'))}</div>"
+            for name, since, error in failing
+        )
+        + "</td></tr>"
+        if failing else ""
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{_e(digest.name)}</title></head>
@@ -264,7 +275,7 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
   <div style="font-size:13px;color:{_MUTED};margin-top:4px;">{_e(_period_text(period, tz))} · {_e(summary)}</div>
   {count_line("Actors", actors, _ACTOR)}{count_line("Allegations", allegations, _ALLEGATION)}
 </td></tr>
-{chart}{body}{left}
+{chart}{body}{left}{broken}
 <tr><td style="padding:12px 24px 16px 24px;border-top:1px solid {_LINE};font-size:11px;line-height:16px;color:{_MUTED};">
   Sent by newswatch for the digest “{_e(digest.name)}”. Each story lists the actors and allegations it was
   flagged for, with the sentence that matched (matched words highlighted). Headlines and sentences are quoted
@@ -277,7 +288,8 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
 
 # -- plain text ----------------------------------------------------------------------------
 def render_text(items: Sequence[DigestItem], digest: DigestSettings, period: Period, *,
-                has_chart: bool, pending_left: int = 0, labels: dict[str, str] | None = None) -> str:
+                has_chart: bool, pending_left: int = 0, labels: dict[str, str] | None = None,
+                failing: Sequence[tuple[str, datetime | None, str | None]] = ()) -> str:
     tz = digest.tz
     actors, allegations = _counts(items)
     n_articles = sum(len(it.article_ids) for it in items)
@@ -312,6 +324,10 @@ def render_text(items: Sequence[DigestItem], digest: DigestSettings, period: Per
             lines.append(f"   {also[0].upper()}{also[1:]}")
     if pending_left:
         lines += ["", f"{pending_left} more stories are pending and will follow in the next digest."]
+    if failing:
+        lines += ["", "Feeds failing for more than a day:"]
+        lines += [f"  - {_clean(n)}: since {_local(t, tz, '%d %b %Y')}: {_clean(e or 'unknown error')}"
+                  for n, t, e in failing]
     lines += ["", "--", f"Sent by newswatch for the digest \"{digest.name}\". Matched words are marked *like this*."]
     return "\n".join(lines) + "\n"
 
@@ -328,6 +344,7 @@ def build_message(
     now: datetime | None = None,
     labels: dict[str, str] | None = None,
     pending_left: int = 0,
+    failing: Sequence[tuple[str, datetime | None, str | None]] = (),
 ) -> EmailMessage:
     """The digest as a multipart email, addressed to ``to`` (default: every recipient)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
@@ -346,10 +363,10 @@ def build_message(
     msg["X-Newswatch-Digest"] = digest.name
     cid = make_msgid(idstring="chart", domain=domain) if chart_png else None
     msg.set_content(render_text(items, digest, period, has_chart=bool(chart_png),
-                                pending_left=pending_left, labels=labels))
+                                pending_left=pending_left, labels=labels, failing=failing))
     msg.add_alternative(
         render_html(items, digest, period, chart_cid=cid[1:-1] if cid else None,
-                    pending_left=pending_left, labels=labels),
+                    pending_left=pending_left, labels=labels, failing=failing),
         subtype="html",
     )
     if chart_png and cid:

@@ -418,7 +418,10 @@ def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) ->
     from newswatch.errors import DeliveryError
 
     try:
-        results = send_due_digests(store, config.settings, immediate_only=True)
+        from newswatch.watchlist import watchlist_labels
+
+        results = send_due_digests(store, config.settings, immediate_only=True,
+                                   labels=watchlist_labels(config.watchlist_path))
         summary.alerts += [f"{r.name}: {r.status} ({r.items_sent} items)" for r in results]
     except DeliveryError as e:
         summary.alerts.append(f"failed: {e}")

@@ -216,6 +216,11 @@ class Watchlist(_Model):
         blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Display names by id, for actors and allegations (digests show these)."""
+        return {e.id: e.name for e in (*self.actors, *self.allegations) if getattr(e, "name", None)}
+
     def actor(self, actor_id: str) -> Actor:
         for a in self.actors:
             if a.id == actor_id:
@@ -290,3 +295,11 @@ def load_watchlist(path: Path | str) -> Watchlist:
     """Read and validate a watchlist YAML file."""
     path = Path(path)
     return parse_watchlist(read_yaml(path), file=str(path))
+
+
+def watchlist_labels(path: Path | str) -> dict[str, str]:
+    """Display names by id from a watchlist file; {} when it cannot be read (ids are shown)."""
+    try:
+        return load_watchlist(path).labels
+    except Exception:
+        return {}
