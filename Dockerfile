@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # newswatch: slim, multi-stage, non-root; dependencies from the lock file.
 #   docker build -t newswatch .
-#   docker run -v newswatch-data:/data newswatch                 # one polling pass
+#   docker run -p 4200:4200 -v newswatch-data:/data newswatch   # newswatch serve (scheduled runs, Prefect UI)
 #   docker run -v newswatch-data:/data newswatch newswatch demo  # the demo
 FROM python:3.11-slim AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
@@ -23,8 +23,10 @@ ENV PATH="/app/.venv/bin:$PATH" \
     NEWSWATCH_CONFIG=/app/config \
     NEWSWATCH_DB=/data/newswatch.duckdb \
     PREFECT_HOME=/data/prefect \
-    DO_NOT_TRACK=1
+    DO_NOT_TRACK=1 \
+    NEWSWATCH_SERVE_PORT=4200
 USER newswatch
 WORKDIR /data
 VOLUME ["/data"]
-CMD ["newswatch", "run"]
+EXPOSE 4200
+CMD ["newswatch", "serve"]

@@ -523,14 +523,8 @@ def _register_commands() -> None:
     """Commands that live in their own modules."""
     import importlib
 
-    for name in ("newswatch.cli_flag", "newswatch.cli_digest", "newswatch.cli_trends"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
-        mod.register(app)
+    for name in ("newswatch.cli_flag", "newswatch.cli_digest", "newswatch.cli_trends", "newswatch.cli_serve"):
+        importlib.import_module(name).register(app)
 
 
 _register_commands()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -69,6 +70,9 @@ def serve_command(
             except ValueError as e:
                 raise ConfigError(f"bad option: {str(e).splitlines()[-1].strip()}") from None
         db_path = Path(config.db).resolve()
+        from newswatch.store import Store
+
+        Store(db_path).migrate()  # the digest flow may run before the first polling pass
         server = None
         if not os.environ.get("PREFECT_API_URL"):
             data = db_path.parent
@@ -84,8 +88,10 @@ def serve_command(
         def deployments():
             return build_deployments(cdir, str(db_path), settings)
 
-        code = serve_forever(deployments, server=server, once=once,
-                             log=lambda m: err_console.print(m, markup=False, soft_wrap=True))
+        def log(message: str) -> None:
+            err_console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True)
+
+        code = serve_forever(deployments, server=server, once=once, log=log)
         err_console.print("Stopped.")
         raise typer.Exit(code)
 

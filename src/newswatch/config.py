@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.errors import ConfigError
 from newswatch.polling import PollingSettings
+from newswatch.serve import ServeSettings
 from newswatch.stories import StorySettings
 
 __all__ = [
@@ -97,6 +98,7 @@ class Settings(_Model):
     polling: PollingSettings = PollingSettings()
     stories: StorySettings = StorySettings()
     retention: RetentionSettings = RetentionSettings()
+    serve: ServeSettings = ServeSettings()
     smtp: SmtpSettings = SmtpSettings()
     digests: tuple[DigestSettings, ...] = ()
 

@@ -359,7 +359,8 @@ def build_deployments(config_dir: Path, db: str | None, settings: ServeSettings,
     out = [poll_flow.to_deployment(
         name=POLL_DEPLOYMENT,
         interval=dt.timedelta(minutes=settings.poll_minutes),
-        parameters=params,
+        # every few minutes, but each pass fetches only the feeds whose planned poll has come
+        parameters={**params, "due_only": True},
         concurrency_limit=no_overlap(),
         tags=["newswatch"],
         description="newswatch polling pass over the feeds that are due",
@@ -395,39 +396,45 @@ async def reconcile_runs(client: Any, deployment_ids: Sequence[Any], *, crashed:
     counts = {"skipped": 0, "crashed": 0}
     now = dt.datetime.now(dt.timezone.utc)
     for dep in deployment_ids:
-        late = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
-            ),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=10_000,
-        )
-        for run in late[1:]:
-            await client.set_flow_run_state(
-                run.id,
-                Cancelled(name="Skipped", message="missed while newswatch serve was not running; "
-                                                  "one catch-up run replaces the missed ones"),
-                force=True,
+        while True:  # pages of 200 (the API's maximum); cancelled runs drop out of the filter
+            late = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=200,
             )
-            counts["skipped"] += 1
+            for run in late[1:]:
+                await client.set_flow_run_state(
+                    run.id,
+                    Cancelled(name="Skipped", message="missed while newswatch serve was not running; "
+                                                      "one catch-up run replaces the missed ones"),
+                    force=True,
+                )
+                counts["skipped"] += 1
+            if len(late) < 200:
+                break
         if not crashed:
             continue
-        stuck = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(
-                    any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING])),
-            ),
-            limit=10_000,
-        )
-        for run in stuck:
-            await client.set_flow_run_state(
-                run.id, Crashed(message="newswatch serve stopped while this run was in progress"),
-                force=True,
+        while True:
+            stuck = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(
+                        any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING])),
+                ),
+                limit=200,
             )
-            counts["crashed"] += 1
+            for run in stuck:
+                await client.set_flow_run_state(
+                    run.id, Crashed(message="newswatch serve stopped while this run was in progress"),
+                    force=True,
+                )
+                counts["crashed"] += 1
+            if len(stuck) < 200:
+                break
     if counts["skipped"] or counts["crashed"]:
         log(f"Skipped {counts['skipped']} overdue run(s); marked {counts['crashed']} "
             "interrupted run(s) as crashed.")
@@ -488,7 +495,8 @@ def serve_forever(
             log(f"Prefect server ready in {server.start_seconds:.1f} s: "
                 f"{server.ui_url if server.ui else server.api_url}")
             os.environ.update(_client_settings(server))
-        return asyncio.run(_serve(deployments, server, once, stop, wake, log, on_signal))
+        deps = list(deployments())  # outside the event loop: to_deployment is sync there
+        return asyncio.run(_serve(deps, server, once, stop, wake, log, on_signal))
     finally:
         if server is not None:
             server.stop()
@@ -501,7 +509,7 @@ def serve_forever(
             signal.signal(sig, handler)
 
 
-async def _serve(deployments: Callable[[], Iterable[RunnerDeployment]],
+async def _serve(deps: list[RunnerDeployment],
                  server: LocalPrefectServer | None, once: bool, stop: threading.Event,
                  wake: list[Callable[[], None]], log: Log, on_signal: Callable[..., None]) -> int:
     from prefect.client.orchestration import get_client
@@ -525,7 +533,6 @@ async def _serve(deployments: Callable[[], Iterable[RunnerDeployment]],
     with temporary_settings(updates=updates):
         while not stop.is_set():
             runner = _Runner(name="newswatch-serve", pause_on_shutdown=False, limit=None)
-            deps = list(deployments())
             ids = [await runner.aadd_deployment(d) for d in deps]
             async with get_client() as client:
                 await reconcile_runs(client, ids, crashed=server is not None, log=log)
