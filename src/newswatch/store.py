@@ -1,10 +1,36 @@
-"""Store stage: DuckDB, with versioned migrations and idempotent, batched writes.
+"""Store stage: DuckDB or DuckLake, with versioned migrations and idempotent, batched writes.
 
-The database is held only while a batch is written: every write opens a connection, writes
-one transaction and closes it, so ``newswatch sql`` can read between batches. A connection
-that meets another process's lock waits and retries (``lock_timeout`` seconds) instead of
-failing. Nothing relies on PRIMARY KEY constraints: inserts are anti-joins on the article
-id inside one transaction, so the same code can later run on a DuckLake catalog.
+Two back-ends behind one public SQL (``Store(target)``; ``_open`` is the only place that
+knows which):
+
+* a DuckDB file (``data/newswatch.duckdb``; ``:memory:`` for tests). The database is held
+  only while a batch is written: every write opens a connection, writes one transaction and
+  closes it, so ``newswatch sql`` can read between batches. A connection that meets another
+  process's lock waits and retries (``lock_timeout`` seconds) instead of failing.
+* a DuckLake: ``ducklake:postgres:dbname=newswatch host=…`` (a PostgreSQL catalog: many
+  readers and writers on many machines) or ``ducklake:/path/catalog.ducklake`` (a DuckDB-file
+  catalog, one process at a time, like a DuckDB file). Its data files go to ``data_path``
+  (argument, or ``$NEWSWATCH_DATA_PATH``; a local or shared folder, or object storage where
+  DuckDB can write; the catalog remembers it, so readers need not repeat it). The lake is
+  ATTACHed to an in-memory DuckDB ``AS nw`` and made the default (``USE nw``), so every
+  statement runs unchanged; readers get a READ_ONLY attachment. The ``ducklake`` and
+  ``postgres`` extensions are loaded from their PyPI packages (nothing is downloaded).
+
+Writers on a DuckLake do not lock: they commit optimistically, and DuckLake merges
+concurrent *appends* to one table silently, which would let two writers' anti-joins both
+insert the same article. So every write transaction on a lake also updates the one row of
+``store_writes``: two overlapping write transactions then conflict at COMMIT, and
+:meth:`Store.run_in_transaction` runs the loser again from the start (back-off with jitter,
+up to ``lock_timeout`` seconds), when it sees the winner's rows. Nothing relies on PRIMARY
+KEY constraints: inserts are anti-joins on the article id inside one transaction, so a
+retry never duplicates.
+
+What DuckLake does not do, and what we do instead: no full-text index (``fts`` writes
+tables DuckLake cannot type): :meth:`Store.rebuild_search_index` is a no-op on a lake.
+
+Feed leases (``feed_leases``) shard a pass over several workers: :meth:`Store.claim_feeds`
+takes the given feeds that no live owner holds, atomically, with an expiry, so a dead
+worker's feeds are taken by the next pass.
 
 Public SQL (documented in the README; changed only by a new migration):
 
@@ -16,17 +42,23 @@ Public SQL (documented in the README; changed only by a new migration):
     sources(name, url, language, tags, enabled, last_status, last_http_status, last_error,
             last_polled_at, last_success_at, last_new_item_at, consecutive_failures, ...)
     runs(run_id, started_at, finished_at, status, ...)      problems(run_id, occurred_at, source, url, stage, kind, reason)
+    feed_leases(name, owner, leased_until)
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import pathlib
 import random
+import re
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -43,7 +75,14 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "is_lock_error",
+    "is_conflict_error",
+    "StoreConflict",
+    "DATA_PATH_ENV",
 ]
+
+T = TypeVar("T")
+DATA_PATH_ENV = "NEWSWATCH_DATA_PATH"
+LAKE_PREFIX = "ducklake:"
 
 # -- migrations ----------------------------------------------------------------------------
 # Each entry: (version, name, SQL). Append only; never edit an applied migration.
@@ -148,6 +187,24 @@ def _later_migrations() -> None:
     from newswatch.stories import MIGRATION_SQL as STORIES_SQL, VIEWS_SQL as TREND_VIEWS_SQL
 
     MIGRATIONS.append((4, "stories and trend views", STORIES_SQL + ";\n" + TREND_VIEWS_SQL))
+    MIGRATIONS.append((5, "feed leases and the lake write serial", _LEASES_SQL))
+
+
+# feed_leases: one row per feed claimed by a worker of a sharded pass (see Store.claim_feeds).
+# store_writes: one row, updated by every write transaction on a DuckLake so that two
+# overlapping write transactions conflict instead of both committing (see the module doc).
+_LEASES_SQL = """
+CREATE TABLE IF NOT EXISTS feed_leases (
+    name VARCHAR NOT NULL,
+    owner VARCHAR NOT NULL,
+    leased_until TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_writes (
+    serial BIGINT NOT NULL
+);
+INSERT INTO store_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_writes);
+"""
+_WRITE_SERIAL_VERSION = 5
 
 
 _POLLING_SQL = """
@@ -192,6 +249,109 @@ _SOURCE_STATE_COLUMNS = [
 def is_lock_error(e: BaseException) -> bool:
     msg = str(e)
     return isinstance(e, duckdb.IOException) and ("lock" in msg.lower() or "Conflicting" in msg)
+
+
+def is_conflict_error(e: BaseException) -> bool:
+    """A write that lost a race with another writer and may be run again from the start."""
+    if isinstance(e, StoreConflict):
+        return True
+    if not isinstance(e, duckdb.TransactionException):
+        return False
+    msg = str(e).lower()
+    return "conflict" in msg or "maximum retry count" in msg
+
+
+class StoreConflict(StoreError):
+    """A write transaction conflicted with another writer's (DuckLake) and was rolled back.
+
+    :meth:`Store.run_in_transaction` runs such a transaction again; a ``with
+    store.transaction()`` block cannot be re-run, so it raises this instead."""
+
+
+# -- DuckLake ------------------------------------------------------------------------------
+_LAKE_ALIAS = "nw"  # read-write attachment; readers get "nw_ro" (READ_ONLY)
+_LAKE_ALIAS_RO = "nw_ro"
+_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _package_extension(module: str, name: str) -> Path:
+    """The extension file shipped in a duckdb-extension-* PyPI package."""
+    import importlib
+
+    try:
+        root = pathlib.Path(importlib.import_module(module).__file__ or "").parent
+    except ImportError:
+        raise StoreError(f"DuckLake needs the {module.replace('_', '-')} package (pip install it)") from None
+    found = sorted(root.glob(f"extensions/*/{name}.duckdb_extension"))
+    if not found:
+        raise StoreError(f"{root}: no {name}.duckdb_extension in the {module} package")
+    return found[-1]
+
+
+_EXT_LOCK = threading.Lock()
+
+
+def _postgres_extension() -> Path:
+    """The postgres extension, under the file name DuckDB expects.
+
+    The package ships ``postgres.duckdb_extension``, but the extension inside is
+    ``postgres_scanner`` and DuckDB derives the entry point from the file name; a symlink (a
+    copy where links are not allowed) named ``postgres_scanner.duckdb_extension`` in a
+    private temporary folder loads it, with DuckDB's signature check as usual."""
+    src = _package_extension("duckdb_extension_postgres", "postgres")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    folder = Path(tempfile.gettempdir()) / f"newswatch-duckdb-{uid}" / src.parent.name
+    dst = folder / "postgres_scanner.duckdb_extension"
+    with _EXT_LOCK:
+        try:
+            if dst.resolve() == src.resolve() or (dst.exists() and not dst.is_symlink()
+                                                  and dst.stat().st_size == src.stat().st_size):
+                return dst
+        except OSError:
+            pass
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = folder / f".{os.getpid()}-{threading.get_ident()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            tmp.symlink_to(src)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    return dst
+
+
+def _lake_duckdb(catalog: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the DuckLake extensions loaded from their packages."""
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    try:
+        con.execute(f"LOAD {_quote(str(_package_extension('duckdb_extension_ducklake', 'ducklake')))}")
+        if catalog.startswith("postgres:"):
+            con.execute(f"LOAD {_quote(str(_postgres_extension()))}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+# shared catalogs (PostgreSQL): one DuckDB per process and lake, its connections per use
+_SHARED: dict[tuple[int, str, str | None], tuple[duckdb.DuckDBPyConnection, set[str]]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def close_lakes() -> None:
+    """Close every DuckLake this process has open (their catalog connections too)."""
+    with _SHARED_LOCK:
+        for con, _ in _SHARED.values():
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        _SHARED.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,38 +411,89 @@ class WriteStats:
 
 
 class Store:
-    """A newswatch database. ``target`` is a DuckDB file path (``:memory:`` for tests)."""
+    """A newswatch database.
 
-    def __init__(self, target: str | Path, *, lock_timeout: float = 60.0):
+    ``target``: a DuckDB file path (``:memory:`` for tests), or a DuckLake,
+    ``ducklake:postgres:<libpq connection string>`` or ``ducklake:<catalog file>``, whose data
+    files go to ``data_path`` (default ``$NEWSWATCH_DATA_PATH``; once a lake exists its
+    catalog remembers the path). ``lock_timeout``: how long a write waits for another
+    process's lock (DuckDB file) or keeps retrying a conflicting transaction (DuckLake)."""
+
+    def __init__(self, target: str | Path, *, lock_timeout: float = 60.0,
+                 data_path: str | Path | None = None):
         self.target = str(target)
         self.lock_timeout = lock_timeout
+        self.data_path = str(data_path) if data_path else (os.environ.get(DATA_PATH_ENV) or None)
+        self._known_to_exist = False
 
     def __repr__(self) -> str:
-        return f"Store({self.target!r})"
+        return f"Store({self.display!r})"
 
-    # -- connections ----------------------------------------------------------------------
+    # -- the back-end ---------------------------------------------------------------------
+    @property
+    def display(self) -> str:
+        """The target as shown in messages (a password in a connection string is masked)."""
+        return _PASSWORD.sub(r"\1***", self.target)
+
+    @property
+    def is_lake(self) -> bool:
+        return self.target.startswith(LAKE_PREFIX)
+
+    @property
+    def backend(self) -> str:
+        """``duckdb`` or ``ducklake``."""
+        return "ducklake" if self.is_lake else "duckdb"
+
+    @property
+    def _catalog(self) -> str:
+        return self.target[len(LAKE_PREFIX):]
+
+    @property
+    def _shared_catalog(self) -> bool:
+        """A catalog many processes use at once (kept open per process); a DuckDB-file
+        catalog is locked like a DuckDB file, so it is opened per use like one."""
+        return self.is_lake and self._catalog.startswith("postgres:")
+
     @property
     def path(self) -> Path:
-        return Path(self.target)
+        """The database file (a DuckLake's catalog file); a PostgreSQL catalog has none."""
+        if self._shared_catalog:
+            raise StoreError(f"{self.display}: a DuckLake on PostgreSQL has no database file")
+        return Path(self._catalog if self.is_lake else self.target)
 
     def exists(self) -> bool:
-        return self.target == ":memory:" or self.path.exists()
+        if self.target == ":memory:" or self._known_to_exist:
+            return True
+        if not self._shared_catalog:
+            return self.path.exists()
+        try:
+            self._open(read_only=True).close()
+        except StoreError as e:
+            if "does not exist" in str(e):
+                return False
+            raise
+        return True
 
+    # -- connections ----------------------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if self._shared_catalog:
+            return self._open_shared_lake(read_only)
         if read_only and not self.exists():
             raise StoreError(
-                f"{self.target}: database does not exist (run `newswatch run` or `newswatch demo` first)"
+                f"{self.display}: database does not exist (run `newswatch run` or `newswatch demo` first)"
             )
         if not read_only and self.target != ":memory:":
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"{self.target}: cannot create the database folder: {e}") from None
+                raise StoreError(f"{self.display}: cannot create the database folder: {e}") from None
+        connect = (lambda: self._connect_lake_file(read_only)) if self.is_lake else (
+            lambda: duckdb.connect(self.target, read_only=read_only))
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(self.target, read_only=read_only)
+                return connect()
             except duckdb.Error as e:
                 if is_lock_error(e) and time.monotonic() < deadline:
                     time.sleep(delay * (0.5 + random.random()))
@@ -290,10 +501,78 @@ class Store:
                     continue
                 if is_lock_error(e):
                     raise StoreError(
-                        f"{self.target}: the database stayed locked by another process for "
+                        f"{self.display}: the database stayed locked by another process for "
                         f"{self.lock_timeout:.0f} s"
                     ) from None
-                raise StoreError(f"{self.target}: cannot open the database: {e}") from None
+                raise StoreError(f"{self.display}: cannot open the database: {e}") from None
+
+    def _attach_sql(self, alias: str, read_only: bool) -> str:
+        options = []
+        if self.data_path and not read_only:
+            options.append(f"DATA_PATH {_quote(self.data_path)}")
+        if read_only:
+            options.append("READ_ONLY")
+        opts = f" ({', '.join(options)})" if options else ""
+        return f"ATTACH {_quote(self.target)} AS {alias}{opts}"
+
+    def _prepare_data_path(self) -> None:
+        if self.data_path and "://" not in self.data_path:
+            try:
+                Path(self.data_path).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{self.data_path}: cannot create the DuckLake data folder: {e}") from None
+
+    def _connect_lake_file(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if not read_only:
+            self._prepare_data_path()
+        con = _lake_duckdb(self._catalog)
+        try:
+            con.execute(self._attach_sql(_LAKE_ALIAS, read_only))
+            con.execute(f"USE {_LAKE_ALIAS}")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _open_shared_lake(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        alias = _LAKE_ALIAS_RO if read_only else _LAKE_ALIAS
+        key = (os.getpid(), self.target, self.data_path)
+        try:
+            with _SHARED_LOCK:
+                entry = _SHARED.get(key)
+                if entry is None:
+                    entry = _SHARED[key] = (_lake_duckdb(self._catalog), set())
+                base, attached = entry
+                if alias not in attached:
+                    if not read_only:
+                        self._prepare_data_path()
+                    base.execute(self._attach_sql(alias, read_only))
+                    attached.add(alias)
+            con = base.cursor()
+            con.execute(f"USE {alias}")
+        except duckdb.Error as e:
+            msg = str(e)
+            if "creating a new DuckLake is explicitly disabled" in msg:
+                raise StoreError(
+                    f"{self.display}: the DuckLake does not exist yet (run `newswatch run` first)"
+                ) from None
+            if "data_path is not set" in msg:
+                raise StoreError(
+                    f"{self.display}: a new DuckLake needs a folder for its data files: set "
+                    f"{DATA_PATH_ENV} (a local or shared folder, or object storage)"
+                ) from None
+            raise StoreError(f"{self.display}: cannot open the DuckLake: {msg}") from None
+        self._known_to_exist = True
+        return con
+
+    def close(self) -> None:
+        """Close this process's connection to a shared DuckLake catalog (a no-op otherwise;
+        the next use opens it again)."""
+        with _SHARED_LOCK:
+            entry = _SHARED.pop((os.getpid(), self.target, self.data_path), None)
+        if entry is not None:
+            with contextlib.suppress(duckdb.Error):
+                entry[0].close()
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -316,19 +595,57 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction: committed at the end of the block, rolled back on error."""
+        """One write transaction: committed at the end of the block, rolled back on error.
+
+        On a DuckLake a commit that conflicts with another writer raises
+        :class:`StoreConflict` (nothing was written); use :meth:`run_in_transaction` to have
+        it run again."""
         with self.writer() as con:
             con.execute("BEGIN TRANSACTION")
             try:
+                self._bump_write_serial(con)
                 yield con
-            except BaseException:
+            except BaseException as e:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
+                if is_conflict_error(e) and not isinstance(e, StoreError):
+                    raise StoreConflict(f"{self.display}: write conflict: {e}") from None
                 raise
             try:
                 con.execute("COMMIT")
             except duckdb.Error as e:
-                raise StoreError(f"{self.target}: commit failed: {e}") from None
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if is_conflict_error(e):
+                    raise StoreConflict(f"{self.display}: write conflict: {e}") from None
+                raise StoreError(f"{self.display}: commit failed: {e}") from None
+
+    def run_in_transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """``fn(con)`` in one write transaction, run again from the start (after a random
+        back-off) while it conflicts with another writer, for up to ``lock_timeout`` seconds.
+        ``fn`` must be safe to run again: whatever it wrote in a failed attempt was rolled back.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                with self.transaction() as con:
+                    return fn(con)
+            except StoreConflict as e:
+                if time.monotonic() >= deadline:
+                    raise StoreConflict(
+                        f"{self.display}: a write still conflicted with other writers after "
+                        f"{attempts} attempts in {self.lock_timeout:.0f} s: {e}"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
+
+    def _bump_write_serial(self, con: duckdb.DuckDBPyConnection) -> None:
+        """On a lake, make this transaction conflict with any other overlapping writer."""
+        if self.is_lake:
+            con.execute("UPDATE store_writes SET serial = serial + 1")
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -345,23 +662,48 @@ class Store:
         return int(row[0] or 0)
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
-        current = self.schema_version(con)
-        if current >= SCHEMA_VERSION:
+        if self.schema_version(con) >= SCHEMA_VERSION:
             return
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                self._apply_migrations(con)
+                return
+            except StoreConflict:
+                # two processes migrating one lake: the loser starts again and finds it done
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{self.display}: migrating conflicted with other writers for "
+                        f"{self.lock_timeout:.0f} s"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
+
+    def _apply_migrations(self, con: duckdb.DuckDBPyConnection) -> None:
+        current = self.schema_version(con)
         if current == 0:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMP NOT NULL)"
-            )
+            try:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMP NOT NULL)"
+                )
+            except duckdb.Error as e:
+                if is_conflict_error(e):
+                    raise StoreConflict(str(e)) from None
+                raise StoreError(f"{self.display}: cannot create schema_migrations: {e}") from None
         for version, name, sql in MIGRATIONS:
             if version <= current:
                 continue
             con.execute("BEGIN TRANSACTION")
             try:
                 # another writer may have migrated while we waited for the lock
-                if self.schema_version(con) >= version:
+                now_at = self.schema_version(con)
+                if now_at >= version:
                     con.execute("ROLLBACK")
                     continue
+                if now_at >= _WRITE_SERIAL_VERSION:
+                    self._bump_write_serial(con)
                 con.execute(sql)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, now() AT TIME ZONE 'UTC')", [version, name]
@@ -370,7 +712,9 @@ class Store:
             except duckdb.Error as e:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
-                raise StoreError(f"{self.target}: migration {version} ({name}) failed: {e}") from None
+                if is_conflict_error(e):
+                    raise StoreConflict(str(e)) from None
+                raise StoreError(f"{self.display}: migration {version} ({name}) failed: {e}") from None
 
     # -- sources --------------------------------------------------------------------------
     def sync_sources(self, sources: Sequence[object], *, stories: object | None = None) -> None:
@@ -381,7 +725,8 @@ class Store:
             for s in sources
         ]
         names = [r[0] for r in rows]
-        with self.transaction() as con:
+
+        def sync(con: duckdb.DuckDBPyConnection) -> None:
             if rows:
                 con.execute("CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, tags VARCHAR[], enabled BOOLEAN)")
                 con.executemany("INSERT INTO _cfg VALUES (?, ?, ?, ?, ?)", rows)
@@ -411,6 +756,8 @@ class Store:
 
                 apply_trend_settings(con, stories)  # type: ignore[arg-type]
 
+        self.run_in_transaction(sync)
+
     def source_states(self) -> dict[str, SourceState]:
         with self.reader() as con:
             rows = con.execute(f"SELECT {', '.join(_SOURCE_STATE_COLUMNS)} FROM sources").fetchall()
@@ -419,7 +766,8 @@ class Store:
     def update_sources(self, updates: Sequence[SourceUpdate], *, run_id: str | None = None,
                        problems: Sequence[Problem] = ()) -> None:
         """Write the outcome of a pass for each polled feed, and its problems, in one transaction."""
-        with self.transaction() as con:
+
+        def update(con: duckdb.DuckDBPyConnection) -> None:
             for u in updates:
                 failed = u.status in ("failed", "broken")
                 # validators: 'ok' sets them exactly as given (None clears them, so a feed whose
@@ -460,6 +808,8 @@ class Store:
                 )
             self._insert_problems(con, problems, run_id)
 
+        self.run_in_transaction(update)
+
     # -- articles -------------------------------------------------------------------------
     def known_urls(self, urls: Sequence[str]) -> set[str]:
         """Which of these canonical URLs are already stored (one query for the whole batch)."""
@@ -490,17 +840,17 @@ class Store:
         ``extra_urls`` maps article_id → other canonical URLs it is known by (the feed's link
         when it differs from the page's canonical URL).
         """
-        stats = WriteStats()
         # one record per id within the batch
         unique: dict[str, ArticleRecord] = {}
+        duplicates = 0
         for r in records:
             if r.article_id in unique:
-                stats.duplicates += 1
+                duplicates += 1
             else:
                 unique[r.article_id] = r
         recs = list(unique.values())
         if not recs and not problems:
-            return stats
+            return WriteStats(duplicates=duplicates)
 
         articles = pa.table(
             {
@@ -564,7 +914,8 @@ class Store:
             }
         )
 
-        with self.transaction() as con:
+        def write(con: duckdb.DuckDBPyConnection) -> WriteStats:
+            stats = WriteStats(duplicates=duplicates)
             con.register("_b_articles", articles)
             con.register("_b_urls", urls)
             con.register("_b_mentions", mentions)
@@ -603,7 +954,11 @@ class Store:
             self._insert_problems(con, problems, run_id)
             for name in ("_b_articles", "_b_urls", "_b_mentions", "_b_flags"):
                 con.unregister(name)
-        return stats
+            return stats
+
+        # a conflict with another writer runs it all again: the anti-joins then skip what
+        # the other writer stored
+        return self.run_in_transaction(write)
 
     @staticmethod
     def _assign_stories(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord],
@@ -619,7 +974,13 @@ class Store:
         return assign_stories(con, items, settings or DEFAULT_SETTINGS)  # type: ignore[arg-type]
 
     def rebuild_search_index(self) -> None:
-        """Rebuild the full-text index over articles (DuckDB's fts is not incremental)."""
+        """Rebuild the full-text index over articles (DuckDB's fts is not incremental).
+
+        A no-op on a DuckLake: the fts extension writes its index as tables with a column
+        type DuckLake cannot store (the commit fails), and a lake is read by many processes
+        that would each need the index anyway. Full-text search needs a DuckDB file."""
+        if self.is_lake:
+            return
         from newswatch.stories import fts_rebuild
 
         with self.writer() as con:
@@ -627,25 +988,23 @@ class Store:
 
     # -- runs and problems ----------------------------------------------------------------
     def start_run(self, run_id: str, started_at: datetime, feeds_total: int) -> None:
-        with self.transaction() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, started_at, status, feeds_total) VALUES (?, ?, 'running', ?)",
-                [run_id, started_at, feeds_total],
-            )
+        self.run_in_transaction(lambda con: con.execute(
+            "INSERT INTO runs (run_id, started_at, status, feeds_total) "
+            "SELECT ?, ?, 'running', ? WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
+            [run_id, started_at, feeds_total, run_id],
+        ))
 
     def finish_run(self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int]) -> None:
         cols = ["feeds_fetched", "feeds_unchanged", "feeds_failed", "entries_seen",
                 "articles_new", "articles_flagged", "pages_failed"]
-        with self.transaction() as con:
-            con.execute(
-                f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
-                [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
-            )
+        self.run_in_transaction(lambda con: con.execute(
+            f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
+            [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
+        ))
 
     def record_problems(self, problems: Sequence[Problem], *, run_id: str | None = None) -> None:
         if problems:
-            with self.transaction() as con:
-                self._insert_problems(con, problems, run_id)
+            self.run_in_transaction(lambda con: self._insert_problems(con, problems, run_id))
 
     @staticmethod
     def _insert_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[Problem], run_id: str | None) -> None:
@@ -656,3 +1015,57 @@ class Store:
             "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(run_id, now, p.source, p.url, p.stage, p.kind, p.reason[:2000]) for p in problems],
         )
+
+    # -- feed leases (sharded passes) -----------------------------------------------------
+    def claim_feeds(self, names: Sequence[str], owner: str, ttl_seconds: float, *,
+                    now: datetime | None = None) -> list[str]:
+        """Claim, for ``owner``, those of ``names`` that no other live owner holds.
+
+        One transaction (run again on a DuckLake conflict): expired leases and ``owner``'s
+        own are dropped, the free feeds are leased until ``now + ttl_seconds``. Returns the
+        claimed names in the given order; two workers claiming at once get disjoint sets,
+        and a dead worker's feeds are free again once its leases expire."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return []
+
+        def claim(con: duckdb.DuckDBPyConnection) -> list[str]:
+            t = now or datetime.utcnow()
+            con.execute(
+                "DELETE FROM feed_leases WHERE list_contains(?::VARCHAR[], name) "
+                "AND (leased_until <= ? OR owner = ?)",
+                [wanted, t, owner],
+            )
+            free = {
+                r[0]
+                for r in con.execute(
+                    "SELECT n FROM (SELECT unnest(?::VARCHAR[]) AS n) "
+                    "WHERE n NOT IN (SELECT name FROM feed_leases)",
+                    [wanted],
+                ).fetchall()
+            }
+            claimed = [n for n in wanted if n in free]
+            if claimed:
+                con.execute(
+                    "INSERT INTO feed_leases SELECT unnest(?::VARCHAR[]), ?, ?",
+                    [claimed, owner, t + timedelta(seconds=ttl_seconds)],
+                )
+            return claimed
+
+        return self.run_in_transaction(claim)
+
+    def release_feeds(self, owner: str, names: Sequence[str] | None = None) -> int:
+        """Give up ``owner``'s leases (only those of ``names`` when given); returns how many."""
+
+        def release(con: duckdb.DuckDBPyConnection) -> int:
+            if names is None:
+                cur = con.execute("DELETE FROM feed_leases WHERE owner = ?", [owner])
+            else:
+                cur = con.execute(
+                    "DELETE FROM feed_leases WHERE owner = ? AND list_contains(?::VARCHAR[], name)",
+                    [owner, list(names)],
+                )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return self.run_in_transaction(release)

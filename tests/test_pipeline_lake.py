@@ -1,0 +1,54 @@
+"""The real pass against a DuckLake on PostgreSQL gives what it gives against a DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newswatch.config import load_config
+from newswatch.pipeline import run_pass
+from newswatch.store import Store
+
+from newsfixtures import build_site, site_sources, write_config
+import stores
+from stores import lake_target
+
+pg_server = stores.pg_server  # fixture
+pytestmark = pytest.mark.postgres
+
+COUNT_SQL = {
+    "articles": "SELECT count(*) FROM articles",
+    "distinct_urls": "SELECT count(DISTINCT canonical_url) FROM articles",
+    "flags": "SELECT count(*) FROM flags",
+    "mentions": "SELECT count(*) FROM mentions",
+    "article_urls": "SELECT count(*) FROM article_urls",
+    "stories": "SELECT count(*) FROM stories",
+    "problems": "SELECT count(*) FROM problems",
+    "failing_sources": "SELECT count(*) FROM sources WHERE consecutive_failures > 0",
+    "runs_completed": "SELECT count(*) FROM runs WHERE status = 'completed'",
+}
+
+
+def counts(store: Store) -> dict[str, int]:
+    with store.reader() as con:
+        return {k: con.execute(sql).fetchone()[0] for k, sql in COUNT_SQL.items()}
+
+
+def test_pass_on_ducklake_matches_duckdb_file(tmp_path: Path, pg_server, monkeypatch):
+    lake = lake_target(pg_server, tmp_path)
+    monkeypatch.setenv("NEWSWATCH_DATA_PATH", lake.data_path)  # the pass builds Store(config.db)
+    results = {}
+    with build_site() as site:
+        for kind, db in (("duckdb", str(tmp_path / "nw.duckdb")), ("ducklake", lake.target)):
+            cdir = write_config(tmp_path / f"config-{kind}", site_sources(site), db=db)
+            config = load_config(cdir)
+            first = run_pass(config)
+            second = run_pass(config)  # nothing new, nothing twice
+            results[kind] = (first.counts(), second.counts(), counts(Store(db)))
+    file_first, file_second, file_counts = results["duckdb"]
+    lake_first, lake_second, lake_counts = results["ducklake"]
+    assert lake_first == file_first and lake_first["articles_new"] == 6
+    assert lake_second == file_second and lake_second["articles_new"] == 0
+    assert lake_counts == file_counts
+    assert lake_counts["articles"] == lake_counts["distinct_urls"] == 6 and lake_counts["runs_completed"] == 2
