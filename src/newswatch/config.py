@@ -80,6 +80,9 @@ class PipelineSettings(_Model):
     max_in_flight: int = Field(64, ge=1)
     # rebuild the full-text index (DuckDB fts) at the end of a pass that stored articles
     fulltext_index: bool = True
+    # how long a pass holds its feeds (several workers never fetch one feed in one pass);
+    # longer than a pass takes, shorter than the polling interval
+    lease_seconds: int = Field(900, ge=10)
 
 
 class RetentionSettings(_Model):

@@ -404,30 +404,39 @@ def _last_ok_runs(store: Any) -> dict[str, datetime]:
 
 # -- sending -------------------------------------------------------------------------------
 def _take_lease(store: Any, digest: DigestSettings, now: datetime) -> str | None:
+    """Claim this digest for one run, so several workers never send it twice.
+
+    Runs in ``store.run_in_transaction``: on a DuckLake store two workers taking the lease
+    at once conflict at commit, and the loser retries and then sees the winner's lease."""
     run_id = uuid.uuid4().hex
-    with store.transaction() as con:
+
+    def take(con: duckdb.DuckDBPyConnection) -> bool:
         n = con.execute(
             "INSERT INTO digest_runs (run_id, digest, started_at, status) "
             "SELECT ?, ?, ?, 'running' WHERE NOT EXISTS (SELECT 1 FROM digest_runs "
             "WHERE digest = ? AND status = 'running' AND started_at > ?)",
             [run_id, digest.name, now, digest.name, now - LEASE],
         ).fetchone()
-    return run_id if n and n[0] else None
+        return bool(n and n[0])
+
+    return run_id if store.run_in_transaction(take) else None
 
 
 def _end_lease(store: Any, run_id: str, status: str, messages: int, error: str | None) -> None:
-    with contextlib.suppress(StoreError), store.transaction() as con:
-        con.execute(
+    with contextlib.suppress(StoreError):
+        store.run_in_transaction(lambda con: con.execute(
             "UPDATE digest_runs SET status = ?, finished_at = ?, messages = ?, error = ? WHERE run_id = ?",
             [status, _utcnow(), messages, error, run_id],
-        )
+        ))
 
 
 def _record(store: Any, digest: DigestSettings, recipient: str, message_id: str,
             items: Sequence[DigestItem], period: Period, sent_at: datetime) -> None:
-    """Mark the items of an accepted message delivered (anti-join: never twice)."""
+    """Mark the items of an accepted message delivered (anti-join: never twice; a write
+    conflict on a shared store is retried, so an accepted message is always recorded)."""
     rows = [(a, it.story_id) for it in items for a in it.article_ids]
-    with store.transaction() as con:
+
+    def record(con: duckdb.DuckDBPyConnection) -> None:
         if rows:
             con.executemany(
                 "INSERT INTO digest_deliveries SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
@@ -435,9 +444,13 @@ def _record(store: Any, digest: DigestSettings, recipient: str, message_id: str,
                 [(digest.name, recipient, a, s, message_id, sent_at, digest.name, recipient, a) for a, s in rows],
             )
         con.execute(
-            "INSERT INTO digest_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [digest.name, recipient, message_id, sent_at, period.start, period.end, len(items), len(rows)],
+            "INSERT INTO digest_messages SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM digest_messages WHERE message_id = ? AND recipient = ?)",
+            [digest.name, recipient, message_id, sent_at, period.start, period.end, len(items), len(rows),
+             message_id, recipient],
         )
+
+    store.run_in_transaction(record)
 
 
 def _period(con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: Sequence[str],

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
+import socket
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -350,6 +351,18 @@ class _Pass:
         if due_only:
             now = _utcnow()
             sources = [s for s in sources if _is_due(states.get(s.name), now)]
+        # several workers may poll at once: lease the feeds so no feed is fetched twice in a
+        # pass (a dead worker's leases expire and its feeds go to the next pass)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{self.summary.run_id}"
+        await self.db(self.store.release_dead_local_leases)
+        claimed = set(await self.db(self.store.claim_feeds, [s.name for s in sources], owner,
+                                    ttl_seconds=self.settings.pipeline.lease_seconds))
+        if len(claimed) < len(sources) or due_only:
+            # another worker may have polled a feed just before we claimed it
+            states = await self.db(self.store.source_states)
+            now = _utcnow()
+            sources = [s for s in sources if s.name in claimed
+                       and (not due_only or _is_due(states.get(s.name), now))]
         await self.db(self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources))
         from newswatch.flag import Matcher  # validated by the caller; here for its version only
 
@@ -381,6 +394,7 @@ class _Pass:
                               problems=self.problems)
             await self.db(self.store.finish_run, self.summary.run_id, status=status,
                           finished_at=self.summary.finished_at, counts=self.summary.counts())
+            await self.db(self.store.release_feeds, owner)
         return self.summary
 
 

@@ -51,6 +51,7 @@ import contextlib
 import os
 import pathlib
 import random
+import socket
 import re
 import tempfile
 import threading
@@ -63,6 +64,7 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import duckdb
 import pyarrow as pa
 
+from newswatch import dblock
 from newswatch.errors import StoreError
 from newswatch.models import ArticleRecord
 
@@ -489,22 +491,40 @@ class Store:
                 raise StoreError(f"{self.display}: cannot create the database folder: {e}") from None
         connect = (lambda: self._connect_lake_file(read_only)) if self.is_lake else (
             lambda: duckdb.connect(self.target, read_only=read_only))
+        file_lock = self.target != ":memory:"
         deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        while True:
-            try:
-                return connect()
-            except duckdb.Error as e:
-                if is_lock_error(e) and time.monotonic() < deadline:
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 0.5)
-                    continue
-                if is_lock_error(e):
-                    raise StoreError(
-                        f"{self.display}: the database stayed locked by another process for "
-                        f"{self.lock_timeout:.0f} s"
-                    ) from None
+        if read_only and file_lock:
+            # let a writer that is waiting go first (see newswatch.dblock)
+            dblock.wait_for_writers(self._lock_path, timeout=min(10.0, self.lock_timeout))
+        try:
+            return connect()
+        except duckdb.Error as e:
+            if not is_lock_error(e):
                 raise StoreError(f"{self.display}: cannot open the database: {e}") from None
+        # locked by another process: wait and retry; a writer announces that it waits, so
+        # readers that keep overlapping cannot keep it out
+        waiting = dblock.writer_waiting(self._lock_path) if (not read_only and file_lock) else contextlib.nullcontext()
+        delay = 0.02
+        with waiting:
+            while True:
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+                if read_only and file_lock:
+                    dblock.wait_for_writers(self._lock_path, timeout=max(0.0, min(10.0, deadline - time.monotonic())))
+                try:
+                    return connect()
+                except duckdb.Error as e:
+                    if not is_lock_error(e):
+                        raise StoreError(f"{self.display}: cannot open the database: {e}") from None
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"{self.display}: the database stayed locked by another process for "
+                            f"{self.lock_timeout:.0f} s"
+                        ) from None
+
+    @property
+    def _lock_path(self) -> str:
+        return self._catalog if self.is_lake else self.target
 
     def _attach_sql(self, alias: str, read_only: bool) -> str:
         options = []
@@ -1053,6 +1073,26 @@ class Store:
             return claimed
 
         return self.run_in_transaction(claim)
+
+    def release_dead_local_leases(self) -> int:
+        """Free the leases of passes on this host whose process is gone (a killed run).
+
+        Lease owners are ``host:pid:run``; a lease of another host is left to expire, since
+        only that host can tell whether its process is alive."""
+        host = socket.gethostname()
+        with self.reader() as con:
+            owners = [r[0] for r in con.execute(
+                "SELECT DISTINCT owner FROM feed_leases WHERE starts_with(owner, ?)", [host + ":"]
+            ).fetchall()]
+        freed = 0
+        for owner in owners:
+            try:
+                pid = int(owner.split(":")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not dblock._pid_alive(pid):
+                freed += self.release_feeds(owner)
+        return freed
 
     def release_feeds(self, owner: str, names: Sequence[str] | None = None) -> int:
         """Give up ``owner``'s leases (only those of ``names`` when given); returns how many."""
