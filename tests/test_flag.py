@@ -2,6 +2,7 @@
 
 import pickle
 import random
+import re
 import time
 import unicodedata
 from pathlib import Path
@@ -189,9 +190,15 @@ _PASSAGES = [it for it in load_eval_set(ROOT / "tests" / "eval")]
 
 
 def _vary(text: str, rnd: random.Random) -> str:
+    """Random case changes and Unicode normal forms. The first letter of a sentence keeps its
+    case: sentence splitting reads a capital after a full stop as a boundary (so that
+    "U.S. officials" stays one sentence), which is a fact about the text, not noise."""
     out = []
-    for c in text:
+    for i, c in enumerate(text):
         r = rnd.random()
+        if re.search(r"[.!?]\s+$", text[max(0, i - 3):i]):
+            out.append(c)
+            continue
         if r < 0.3 and len(c.upper()) == 1:
             c = c.upper()
         elif r < 0.6 and len(c.lower()) == 1:
