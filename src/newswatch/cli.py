@@ -43,7 +43,8 @@ ConfigOpt = typer.Option(
     show_default=False,
 )
 DbOpt = typer.Option(
-    None, "--db", help="DuckDB file (default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb).",
+    None, "--db", help="DuckDB file, or a DuckLake target (ducklake:postgres:dbname=… or ducklake:<catalog file>); "
+    "default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb.",
     show_default=False,
 )
 
