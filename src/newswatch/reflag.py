@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from newswatch.models import FlagResult
-from newswatch.store import Store
+from newswatch.store import Store, mentions_table
 
 __all__ = ["ReflagStats", "reflag"]
 
@@ -94,21 +94,7 @@ def reflag(
 
 def _replace(store: Store, results: list[tuple[str, FlagResult]], version: str, stats: ReflagStats) -> None:
     ids = [aid for aid, _ in results]
-    m_rows = [(aid, m) for aid, r in results for m in r.mentions]
-    mentions = pa.table(
-        {
-            "article_id": [a for a, _ in m_rows],
-            "kind": [m.kind for _, m in m_rows],
-            "entity_id": [m.entity_id for _, m in m_rows],
-            "matched_text": [m.matched_text for _, m in m_rows],
-            "sentence": [m.sentence for _, m in m_rows],
-            "field": [m.field for _, m in m_rows],
-            "start_offset": pa.array([m.start for _, m in m_rows], pa.int32()),
-            "end_offset": pa.array([m.end for _, m in m_rows], pa.int32()),
-            "rule": pa.array([m.rule for _, m in m_rows], pa.string()),
-            "weight": pa.array([m.weight for _, m in m_rows], pa.float64()),
-        }
-    )
+    mentions = mentions_table((aid, m) for aid, r in results for m in r.mentions)
     flagged = [(aid, r) for aid, r in results if r.flagged]
     flags = pa.table(
         {

@@ -59,14 +59,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from newswatch import dblock
 from newswatch.errors import StoreError
-from newswatch.models import ArticleRecord
+from newswatch.models import ArticleRecord, Mention
 
 __all__ = [
     "Store",
@@ -246,6 +246,32 @@ _SOURCE_STATE_COLUMNS = [
     "last_status", "last_polled_at", "last_success_at", "last_new_item_at", "update_minutes",
     "poll_interval_minutes", "failure_score", "next_poll_at", "failing_since",
 ]
+
+
+_MENTIONS_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in ("article_id", "kind", "entity_id", "matched_text", "sentence", "field")]
+    + [("start_offset", pa.int32()), ("end_offset", pa.int32()), ("rule", pa.string()), ("weight", pa.float64())]
+)
+
+
+def mentions_table(pairs: Iterable[tuple[str, Mention]]) -> pa.Table:
+    """(article_id, Mention) pairs as an Arrow table in the column order of ``mentions``."""
+    rows = list(pairs)
+    return pa.table(
+        {
+            "article_id": [a for a, _ in rows],
+            "kind": [m.kind for _, m in rows],
+            "entity_id": [m.entity_id for _, m in rows],
+            "matched_text": [m.matched_text for _, m in rows],
+            "sentence": [m.sentence for _, m in rows],
+            "field": [m.field for _, m in rows],
+            "start_offset": [m.start for _, m in rows],
+            "end_offset": [m.end for _, m in rows],
+            "rule": [m.rule for _, m in rows],
+            "weight": [m.weight for _, m in rows],
+        },
+        schema=_MENTIONS_SCHEMA,
+    )
 
 
 def is_lock_error(e: BaseException) -> bool:
@@ -902,25 +928,7 @@ class Store:
                 url_rows[(u, r.article_id)] = None
         urls = pa.table({"url": [u for u, _ in url_rows], "article_id": [a for _, a in url_rows]})
 
-        m_rows = [(r.article_id, m) for r in recs for m in r.flag.mentions]
-        mentions = pa.table(
-            {
-                "article_id": [a for a, _ in m_rows],
-                "kind": [m.kind for _, m in m_rows],
-                "entity_id": [m.entity_id for _, m in m_rows],
-                "matched_text": [m.matched_text for _, m in m_rows],
-                "sentence": [m.sentence for _, m in m_rows],
-                "field": [m.field for _, m in m_rows],
-                "start_offset": pa.array([m.start for _, m in m_rows], pa.int32()),
-                "end_offset": pa.array([m.end for _, m in m_rows], pa.int32()),
-                "rule": [m.rule for _, m in m_rows],
-                "weight": pa.array([m.weight for _, m in m_rows], pa.float64()),
-            },
-            schema=pa.schema(
-                [(c, pa.string()) for c in ("article_id", "kind", "entity_id", "matched_text", "sentence", "field")]
-                + [("start_offset", pa.int32()), ("end_offset", pa.int32()), ("rule", pa.string()), ("weight", pa.float64())]
-            ),
-        )
+        mentions = mentions_table((r.article_id, m) for r in recs for m in r.flag.mentions)
         flagged = [r for r in recs if r.flag.flagged]
         now = datetime.utcnow()
         flags = pa.table(
