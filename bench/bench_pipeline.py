@@ -412,12 +412,17 @@ def run_tree(cmd: list[str], env: dict[str, str] | None = None, interval: float 
                       b"".join(out_chunks["err"]).decode(errors="replace"))
 
 
+WRAP: list[str] = []  # --wrap: a command prefix for `newswatch run` (a profiler)
+CHILD_ENV: dict[str, str] = dict(os.environ)  # the environment of `newswatch` processes (see main)
+
+
 def newswatch_run(cdir: Path) -> tuple[ProcResult, dict]:
-    res = run_tree([str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"],
-                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    res = run_tree([*WRAP, str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"],
+                   env=CHILD_ENV)
     if res.returncode != 0:
         raise SystemExit(f"newswatch run failed ({res.returncode}):\n{res.stderr[-3000:]}")
-    return res, json.loads(res.stdout)
+    out = res.stdout  # a --wrap profiler may print around the JSON
+    return res, json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
 
 
 def load() -> str:
@@ -528,14 +533,10 @@ def bench_idle(site: Site, pages: list[Page], repeat: int, work: Path, log) -> d
                      "n304": got304, "load": ld})
         log(f"  idle pass {r + 1}/{repeat}: {res.wall:.2f} s wall, {res.cpu:.2f} s CPU, "
             f"{s['feeds_unchanged']} feeds unchanged, {got304} answered 304, load before {ld}")
-    starts = []
+    starts, imports = [], []
     for _ in range(repeat):
-        res = run_tree([str(NEWSWATCH), "--help"])
-        starts.append(res.wall)
-    imports = []
-    for _ in range(repeat):
-        res = run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline"])
-        imports.append(res.wall)
+        starts.append(run_tree([str(NEWSWATCH), "--help"], env=CHILD_ENV).wall)
+        imports.append(run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline"], env=CHILD_ENV).wall)
     shutil.rmtree(d, ignore_errors=True)
     wall = statistics.median(x["wall"] for x in runs)
     start = statistics.median(starts)
@@ -559,7 +560,7 @@ def _archive_db(path: Path, rows: int, log) -> None:
                'https://news' || (i % 500)::VARCHAR || '.example.com/2025/' || i::VARCHAR || '.html' AS url,
                'https://news' || (i % 500)::VARCHAR || '.example.com/2025/' || i::VARCHAR || '.html' AS canonical_url,
                'source-' || (i % 500)::VARCHAR, 'Synthetic headline number ' || i::VARCHAR, NULL,
-               TIMESTAMP '2024-01-01' + to_seconds(i * 60), TIMESTAMP '2024-01-01' + to_seconds(i * 60 + 30),
+               TIMESTAMP '2026-01-01' - to_seconds(i * 60), TIMESTAMP '2026-01-01' - to_seconds(i * 60 - 30),
                'en',
                'Synthetic article ' || i::VARCHAR || '. ' || repeat('Officials said on Tuesday that talks would resume next week. ', 8),
                'Synthetic summary ' || i::VARCHAR, 'trafilatura',
@@ -576,6 +577,24 @@ def _archive_db(path: Path, rows: int, log) -> None:
                'North Korea reportedly helped build the tunnels.', 'text', 0, 11, 'north korea', 1.0
         FROM flags f
     """)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if {"story_signatures", "story_bands"} <= tables:
+        # near-duplicate clustering state: a signature per article and one row per LSH band
+        # (random buckets: nothing in the archive matches the new batches, as for fresh news)
+        from newswatch.stories import DEFAULT_SETTINGS as ST
+
+        con.execute(f"""
+            INSERT INTO story_signatures
+            SELECT article_id, story_id, published_at, published_at::DATE, 400, title,
+                   ('\\x01\\x05\\x80\\x00' || repeat('\\xAB', {4 + 4 * ST.num_perm}))::BLOB
+            FROM articles
+        """)
+        con.execute(f"""
+            INSERT INTO story_bands
+            SELECT b::SMALLINT, (hash(a.article_id || b::VARCHAR) >> 1)::BIGINT, a.article_id, a.story_id,
+                   a.published_at::DATE
+            FROM articles a, range({ST.bands}) t(b)
+        """)
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     con.close()
@@ -583,7 +602,7 @@ def _archive_db(path: Path, rows: int, log) -> None:
         f"({path.stat().st_size / 1e6:.0f} MB)")
 
 
-def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7) -> dict:
+def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, fts_big: bool = False) -> dict:
     from newswatch.flag import Matcher
     from newswatch.store import Store
 
@@ -600,7 +619,8 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7) ->
             text = (hot + (r.text or "")) if j % 2 == 0 else (r.text or "")
             flag = matcher.match(text, title=r.title, language=r.language)
             out.append(dataclasses.replace(r, article_id=hashlib.sha256(url.encode()).hexdigest()[:16], url=url,
-                                           canonical_url=url, text=text, flag=flag))
+                                           canonical_url=url, text=text, flag=flag, published_at=None,
+                                           fetched_at=datetime(2026, 1, 1, 0, 30)))
         return out
 
     result = {}
@@ -639,8 +659,16 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7) ->
             assert stats.articles_new == 200, stats
         result[label] = {"lookup_ms": 1000 * statistics.median(lk) / 200,
                          "write_ms": 1000 * statistics.median(wr) / 200, "flagged_per_batch": flagged}
+        if hasattr(store, "rebuild_search_index") and (n <= 200_000 or fts_big):
+            # what a pass that stored articles does at its end (pipeline.fulltext_index)
+            with store.reader() as con:
+                result[label]["count"] = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+            t = time.perf_counter()
+            store.rebuild_search_index()
+            result[label]["fts_s"] = time.perf_counter() - t
         log(f"  {label} ({n:,} articles): known_urls {result[label]['lookup_ms']:.3f} ms/URL, "
-            f"write_batch {result[label]['write_ms']:.3f} ms/article ({flagged}/200 flagged)")
+            f"write_batch {result[label]['write_ms']:.3f} ms/article ({flagged}/200 flagged), "
+            f"full-text index rebuild {result[label].get('fts_s', float('nan')):.1f} s")
         for p in (path, Path(str(path) + ".wal")):
             p.unlink(missing_ok=True)
     result["rows"] = rows
@@ -728,12 +756,22 @@ def report(args, env: dict, floor: dict, pp: dict, pipes: list[dict], idle: dict
             g = a[key] / e[key]
             L.append(f"| {what}: empty → {archive['rows']:,} articles | {e[key]:.3f} → {a[key]:.3f} ms "
                      f"(×{g:.2f}) | ≤ ×{TARGETS['archive_growth']} | {ok(g <= TARGETS['archive_growth'])} |")
+    if archive and "fts_s" in archive["empty"] and "fts_s" not in archive["archive"]:
+        L.append(f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`), "
+                 f"{archive['empty']['count']:,} articles (at {archive['rows']:,}: `--fts-big`) | "
+                 f"{archive['empty']['fts_s']:.2f} s | | |")
+    if archive and "fts_s" in archive["archive"]:
+        e, a = archive["empty"], archive["archive"]
+        L.append(f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`): "
+                 f"{e['count']:,} → {a['count']:,} articles | {e['fts_s']:.2f} → {a['fts_s']:.1f} s | | |")
     if matcher:
         L.append(f"| flagging (`Matcher.match`) per article (independent of the archive) | "
                  f"{matcher['ms_per_article']:.2f} ms ({matcher['mb_per_s']:.1f} MB/s) | | |")
     if probe:
         L.append(f"| local server alone, corpus pages/s (asyncio server / LocalSite) | "
                  f"{probe['asyncio']:.0f} / {probe['localsite']:.0f} | | |")
+    L.append("")
+    L.append(f"Python bytecode for the `newswatch` processes: {env['bytecode']}.")
     L.append("")
     L.append(f"Server: {args.server}. Feeds of {ITEMS_PER_FEED} items; each copy of a page carries a unique "
              "paragraph. Config: `fetch.unthrottled_hosts: [\"127.0.0.1\"]`, `fetch.allow_private_addresses: "
@@ -758,6 +796,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server", choices=["asyncio", "localsite"], default="asyncio")
     ap.add_argument("--probe-servers", action="store_true", help="also measure the servers' own throughput")
     ap.add_argument("--skip", default="", help="parts to skip, comma-separated: pipeline,idle,archive")
+    ap.add_argument("--wrap", default="", help="command prefix for `newswatch run`, e.g. a profiler: "
+                    "'py-spy record --subprocesses -f raw -o prof.txt --' ({n} = a counter)")
+    ap.add_argument("--fts-big", action="store_true",
+                    help="also time the full-text index rebuild on archives over 200,000 articles (minutes)")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="run newswatch with the environment as it is (see 'Bytecode' in main)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
@@ -765,6 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     scales = [int(s) for s in (args.scales or ("1" if args.quick else "5,20")).split(",") if s]
     rows = args.archive_rows or (100_000 if args.quick else 1_000_000)
     skip = set(filter(None, args.skip.split(",")))
+    WRAP[:] = args.wrap.split()
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -781,6 +826,20 @@ def main(argv: list[str] | None = None) -> int:
     import trafilatura
 
     _become_subreaper()
+    # Bytecode: uv installs without .pyc files, and where PYTHONDONTWRITEBYTECODE is set (as
+    # on this project's machines) every process compiles every module it imports from source,
+    # at every start. A deployment has bytecode (the Dockerfile sets UV_COMPILE_BYTECODE=1).
+    # By default the benchmark keeps compiled bytecode in bench/results/pycache
+    # (PYTHONPYCACHEPREFIX: nothing is written into src/ or .venv/) and warms it up first;
+    # --no-bytecode-cache measures the cold case.
+    CHILD_ENV["PYTHONUNBUFFERED"] = "1"
+    env_note = "cold: every process compiles from source (no .pyc, PYTHONDONTWRITEBYTECODE)"
+    if not args.no_bytecode_cache:
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(args.out.parent.resolve() / "pycache")
+        env_note = f"bytecode cached in {Path(CHILD_ENV['PYTHONPYCACHEPREFIX']).relative_to(ROOT) if Path(CHILD_ENV['PYTHONPYCACHEPREFIX']).is_relative_to(ROOT) else CHILD_ENV['PYTHONPYCACHEPREFIX']}"
+    elif "PYTHONDONTWRITEBYTECODE" not in CHILD_ENV:
+        env_note = "bytecode as the environment has it"
     env = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "trafilatura": trafilatura.__version__,
            "duckdb": duckdb.__version__, "load_start": load(), "date": time.strftime("%Y-%m-%d %H:%M")}
     pages = load_corpus(args.corpus)
@@ -799,6 +858,17 @@ def main(argv: list[str] | None = None) -> int:
         matcher = bench_matcher(records)
 
         site = Site(pages)
+        with make_server(args.server, site):
+            # warm-up (untimed): writes the bytecode cache for the main process, the
+            # forkserver and the workers
+            d = work / "warmup"
+            write_config(d / "config", build_feeds(site, "warmup", [(99_999, i) for i in range(4)], pages),
+                         d / "bench.duckdb")
+            t = time.perf_counter()
+            newswatch_run(d / "config")
+            log(f"warm-up pass: {time.perf_counter() - t:.1f} s ({env_note})")
+            shutil.rmtree(d, ignore_errors=True)
+        env["bytecode"] = env_note
         probe = probe_servers(site, pages, 5.0, log) if args.probe_servers else None
         pipes, idle = [], None
         with make_server(args.server, site):
@@ -812,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
         archive = None
         if "archive" not in skip:
             log(f"archive: {rows:,} articles")
-            archive = bench_archive(records, rows, work, log)
+            archive = bench_archive(records, rows, work, log, fts_big=args.fts_big)
         env["load_end"] = load()
         table = report(args, env, floor, pp, pipes, idle, archive, matcher, probe)
     finally:

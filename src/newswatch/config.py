@@ -78,8 +78,10 @@ class PipelineSettings(_Model):
     max_articles_per_feed: int = Field(200, ge=1)
     # articles in flight at once (bounds memory whatever the size of a run)
     max_in_flight: int = Field(64, ge=1)
-    # rebuild the full-text index (DuckDB fts) at the end of a pass that stored articles
+    # rebuild the full-text index (DuckDB fts, not incremental) at the end of a pass that
+    # stored articles, at most every fulltext_refresh_minutes (0: after every such pass)
     fulltext_index: bool = True
+    fulltext_refresh_minutes: float = Field(60, ge=0)
     # how long a pass holds its feeds (several workers never fetch one feed in one pass);
     # longer than a pass takes, shorter than the polling interval
     lease_seconds: int = Field(900, ge=10)

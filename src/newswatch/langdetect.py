@@ -12,8 +12,8 @@ from functools import lru_cache
 __all__ = ["MAX_CHARS", "MIN_LETTERS", "MIN_PROBABILITY", "detect_language"]
 
 MIN_LETTERS = 12
-MAX_CHARS = 5000
-MIN_PROBABILITY = 0.15  # normalised over ~100 languages: 0.15 is already a clear lead  # the first few thousand characters say as much as the whole article
+MAX_CHARS = 1500  # the first paragraphs say as much as the whole article, at a fraction of the cost
+MIN_PROBABILITY = 0.15  # normalised over ~100 languages: 0.15 is already a clear lead
 
 
 @lru_cache(maxsize=1)

@@ -151,12 +151,41 @@ class _Pass:
         self.workers = n or (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self.watchlist_version: str | None = None
+        self._lookups: list[tuple[list[str], asyncio.Future[set[str]]]] = []
+        self._lookup_running = False
+
+    async def known_urls(self, urls: list[str]) -> set[str]:
+        """Coalesced dedup lookups: feeds that ask while a lookup or a write is under way
+        share the next one, so a pass opens a few connections instead of one per feed."""
+        fut: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self._lookups.append((urls, fut))
+        if not self._lookup_running:
+            self._lookup_running = True
+            asyncio.create_task(self._drain_lookups())
+        return await fut
+
+    async def _drain_lookups(self) -> None:
+        try:
+            while self._lookups:
+                async with self.db_lock:  # wait for a running write first: more feeds join
+                    batch, self._lookups = self._lookups, []
+                    try:
+                        found = await asyncio.to_thread(self.store.known_urls, [u for us, _ in batch for u in us])
+                    except Exception as e:
+                        for _, f in batch:
+                            f.set_exception(e)
+                        continue
+                for _, f in batch:
+                    f.set_result(found)
+        finally:
+            self._lookup_running = False
 
     # -- the process pool, started on first use (an idle pass never pays for it) ----------
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["newswatch.worker", "newswatch.flag"])
+            # warm everything a worker needs once, in the fork server: workers fork from it
+            ctx.set_forkserver_preload(["newswatch.worker", "newswatch.flag", "newswatch.warm"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
@@ -273,7 +302,7 @@ class _Pass:
             outcome.entries = len(entries)
             self.summary.entries_seen += len(entries)
             canon = [canonicalize_url(e.link) for e in entries]
-            known = await self.db(self.store.known_urls, canon)
+            known = await self.known_urls(canon)
             new: list[tuple[FeedEntry, str]] = []
             for e, c in zip(entries, canon):
                 if c in known:
@@ -379,7 +408,9 @@ class _Pass:
                 await asyncio.gather(*consumers)
             await self.flush(force=True)
             if self.summary.articles_new and self.settings.pipeline.fulltext_index:
-                await self.db(self.store.rebuild_search_index)
+                age = await self.db(self.store.search_index_age)
+                if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:
+                    await self.db(self.store.rebuild_search_index)
             status = "completed"
         finally:
             self.close_pool(cancel=(status != "completed"))

@@ -69,6 +69,7 @@ def process_page(job: PageJob) -> ArticleRecord:
             content_type=job.content_type,
             feed_title=entry.title,
             feed_summary=entry.summary,
+            with_metadata=not (entry.title and entry.published_at),
         )
     else:
         summary = summary_text(entry.summary)
