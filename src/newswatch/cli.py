@@ -524,7 +524,8 @@ def _register_commands() -> None:
     """Commands that live in their own modules."""
     import importlib
 
-    for name in ("newswatch.cli_flag", "newswatch.cli_digest", "newswatch.cli_trends", "newswatch.cli_serve"):
+    for name in ("newswatch.cli_flag", "newswatch.cli_digest", "newswatch.cli_trends", "newswatch.cli_serve",
+                 "newswatch.cli_worker"):
         importlib.import_module(name).register(app)
 
 
