@@ -43,7 +43,7 @@ TRANSIENT_FETCH_ERRORS = {"timeout", "connect", "protocol"}
 
 # a pass leases this many feeds at a time, when it has room for them (its page queue is
 # bounded): two workers on one pass take turns instead of the first taking every feed
-CLAIM_CHUNK = 16
+CLAIM_CHUNK = 50
 
 ProgressFn = Callable[[str, int], None]
 
