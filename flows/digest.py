@@ -16,8 +16,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from newswatch.cli_digest import _db_path
-from newswatch.config import default_config_dir
+from newswatch.config import default_config_dir, resolve_db
 from newswatch.digest import DigestsConfig, load_digest_settings, send_due_digests
 from newswatch.store import Store
 
@@ -29,7 +28,7 @@ def send_digests_flow(config_dir: str | None = None, db: str | None = None, name
     logger = get_run_logger()
     cdir = default_config_dir() if config_dir is None else Path(config_dir)
     smtp, digests = load_digest_settings(cdir)
-    store = Store(_db_path(cdir, db))
+    store = Store(resolve_db(cdir, db, strict=True))
     from newswatch.watchlist import watchlist_labels
 
     results = send_due_digests(

@@ -263,16 +263,9 @@ def _load_search(con) -> None:
 
 
 def _default_db() -> str:
-    from newswatch.config import default_config_dir, default_db_path, load_settings
+    from newswatch.config import resolve_db
 
-    cdir = default_config_dir()
-    try:
-        settings = load_settings(cdir / "newswatch.yaml") if (cdir / "newswatch.yaml").exists() else None
-    except ConfigError:
-        settings = None
-    if settings is not None and settings.database:
-        return settings.database
-    return str(default_db_path())
+    return resolve_db()
 
 
 # -- reflag, sources, status ---------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from newswatch.digest import (
     send_digest,
     send_due_digests,
 )
+from newswatch.config import resolve_db
 from newswatch.errors import ConfigError, NewswatchError
 
 __all__ = ["digest_command", "register"]
@@ -37,21 +37,6 @@ Examples:
 The SMTP password is read from NEWSWATCH_SMTP_PASSWORD (or the Prefect Secret block
 named by smtp.password_block).
 """
-
-
-def _db_path(config_dir: Path, db: str | None) -> str:
-    """--db, else ``database:`` in newswatch.yaml, else NEWSWATCH_DB / the default."""
-    from newswatch.config import default_db_path, read_yaml
-
-    if db:
-        return db
-    if os.environ.get("NEWSWATCH_DB"):
-        return os.environ["NEWSWATCH_DB"]
-    path = config_dir / "newswatch.yaml"
-    data = read_yaml(path) if path.exists() else None
-    if isinstance(data, dict) and data.get("database"):
-        return str(data["database"])
-    return str(default_db_path())
 
 
 def _fmt_when(dt: object) -> str:
@@ -114,7 +99,7 @@ def digest_command(
                 f"no digest named {name!r} (configured: {', '.join(d.name for d in digests)})",
                 file=str(cdir / "newswatch.yaml"),
             )
-        store = Store(_db_path(cdir, db))
+        store = Store(resolve_db(cdir, db, strict=True))
         from newswatch.watchlist import watchlist_labels
 
         labels = watchlist_labels(cdir / "watchlist.yaml")

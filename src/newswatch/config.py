@@ -37,6 +37,7 @@ __all__ = [
     "load_sources",
     "default_config_dir",
     "default_db_path",
+    "resolve_db",
     "read_yaml",
     "format_validation_error",
 ]
@@ -167,6 +168,25 @@ def default_config_dir() -> Path:
 
 def default_db_path() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "DB", "data/newswatch.duckdb"))
+
+
+def resolve_db(config_dir: Path | str | None = None, db: str | None = None, *, strict: bool = False) -> str:
+    """The database a command uses: ``--db``, else ``NEWSWATCH_DB``, else ``database:`` in
+    ``<config_dir>/newswatch.yaml``, else ``data/newswatch.duckdb``.
+
+    With ``strict=False`` (commands that only read), a broken newswatch.yaml is passed over
+    rather than stopping a query that does not need it."""
+    if db:
+        return db
+    cdir = Path(config_dir) if config_dir is not None else default_config_dir()
+    path = cdir / "newswatch.yaml"
+    try:
+        settings = load_settings(path if path.exists() else None)
+    except ConfigError:
+        if strict:
+            raise
+        return str(default_db_path())
+    return settings.database or str(default_db_path())
 
 
 def read_yaml(path: Path) -> Any:
