@@ -16,6 +16,7 @@ from pathlib import Path
 
 from newswatch.extract import extract_article, summary_text
 from newswatch.models import ArticleRecord, Extracted, FeedEntry, FlagResult
+from newswatch.stories import DEFAULT_SETTINGS, StorySettings, signature
 from newswatch.urls import choose_canonical, url_id
 
 __all__ = ["PageJob", "init_worker", "process_page", "content_hash"]
@@ -38,7 +39,6 @@ class PageJob:
 def init_worker(watchlist_path: str | None, story_settings: dict | None = None) -> None:
     """Process-pool initializer: compile the watchlist once per process."""
     global _MATCHER, _MATCHER_PATH, _STORY_SETTINGS
-    from newswatch.stories import StorySettings
 
     _STORY_SETTINGS = StorySettings(**(story_settings or {}))
     if watchlist_path is None:
@@ -86,8 +86,6 @@ def process_page(job: PageJob) -> ArticleRecord:
     flag = FlagResult()
     if _MATCHER is not None and (text or title):
         flag = _MATCHER.match(text or "", title=title, language=language)
-    from newswatch.stories import DEFAULT_SETTINGS, signature
-
     sig = signature(text, title, _STORY_SETTINGS or DEFAULT_SETTINGS)
     return ArticleRecord(
         article_id=url_id(canonical),
