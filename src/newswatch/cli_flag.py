@@ -76,8 +76,16 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _matcher(config: Path | None) -> Matcher:
     cdir = config if config is not None else default_config_dir()
+    path = cdir / "watchlist.yaml"
+    if config is None and not path.exists():
+        # no configuration here: the watchlist newswatch ships with, so `newswatch flag FILE`
+        # works from any folder (an explicit --config must exist)
+        from newswatch.cli import default_config_files
+
+        path = default_config_files() / "watchlist.yaml"
+        typer.echo(f"(no {cdir / 'watchlist.yaml'}: using the default watchlist {path})", err=True)
     try:
-        return Matcher.from_path(cdir / "watchlist.yaml")
+        return Matcher.from_path(path)
     except ConfigError as e:
         raise _fail(str(e), e.exit_code) from None
 
