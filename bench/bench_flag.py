@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from newswatch.evaluate import load_eval_set
-from newswatch.flag import Matcher
-from newswatch.watchlist import load_watchlist, parse_watchlist
+from newswatch.flagging.evaluate import load_eval_set
+from newswatch.flagging.matcher import Matcher
+from newswatch.flagging.watchlist import load_watchlist, parse_watchlist
 
 FILLER = [
     "The central bank left interest rates unchanged on Thursday, citing steady inflation.",

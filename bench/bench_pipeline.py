@@ -26,7 +26,7 @@ Politeness: the benchmark serves everything from one local host, so its configur
 (the defaults, two requests at a time 0.5 s apart, are for the real web).
 
 The server is a minimal asyncio HTTP/1.1 server in this process (keep-alive, ETag / 304),
-not ``newswatch.localsite.LocalSite``: LocalSite (a ThreadingHTTPServer, a thread and a
+not ``newswatch.demo.localsite.LocalSite``: LocalSite (a ThreadingHTTPServer, a thread and a
 new connection per request) spends more CPU per request, which on a 2-core machine is
 taken from extraction; ``--server localsite`` runs the pipeline against it instead, and
 ``--probe-servers`` measures both.
@@ -223,10 +223,10 @@ class FastServer:
 
 
 class LocalSiteServer:
-    """The same Site behind newswatch.localsite.LocalSite (a ThreadingHTTPServer)."""
+    """The same Site behind newswatch.demo.localsite.LocalSite (a ThreadingHTTPServer)."""
 
     def __init__(self, site: Site):
-        from newswatch.localsite import LocalSite, Route
+        from newswatch.demo.localsite import LocalSite, Route
 
         self.site = site
         self.ls = LocalSite()
@@ -446,7 +446,7 @@ def bench_floor(pages: list[Page], repeat: int) -> dict:
 def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
     """newswatch's per-page work in one process (extract with metadata + canonical + language + flag)."""
     from newswatch.models import FeedEntry
-    from newswatch.worker import PageJob, init_worker, process_page
+    from newswatch.pipeline.extraction import PageJob, init_worker, process_page
 
     init_worker(str(ROOT / "config" / "watchlist.yaml"))
     now = datetime(2026, 1, 1)
@@ -464,7 +464,7 @@ def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
 
 
 def bench_matcher(records: list, repeat: int = 3) -> dict:
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
 
     m = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
     texts = [(r.text or "", r.title, r.language) for r in records]
@@ -536,7 +536,7 @@ def bench_idle(site: Site, pages: list[Page], repeat: int, work: Path, log) -> d
     starts, imports = [], []
     for _ in range(repeat):
         starts.append(run_tree([str(NEWSWATCH), "--help"], env=CHILD_ENV).wall)
-        imports.append(run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline"], env=CHILD_ENV).wall)
+        imports.append(run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline.run"], env=CHILD_ENV).wall)
     shutil.rmtree(d, ignore_errors=True)
     wall = statistics.median(x["wall"] for x in runs)
     start = statistics.median(starts)
@@ -603,7 +603,7 @@ def _archive_db(path: Path, rows: int, log) -> None:
 
 
 def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, fts_big: bool = False) -> dict:
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
     from newswatch.store import Store
 
     matcher = Matcher.from_path(ROOT / "config" / "watchlist.yaml")

@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from newswatch.reflag import reflag
+from newswatch.pipeline.reflag import reflag
 from newswatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from newswatch.localsite import LocalSite
+from newswatch.demo.localsite import LocalSite
 from newswatch.store import Store, close_lakes
 
 

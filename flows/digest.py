@@ -1,6 +1,6 @@
 """Prefect flow: send the alert digests that are due.
 
-Wiring only: the logic is :func:`newswatch.digest.send_due_digests`. A delivery failure
+Wiring only: the logic is :func:`newswatch.digest.deliver.send_due_digests`. A delivery failure
 (server down, message refused) fails the flow run; Prefect retries it, and each retry sends
 only what is still pending, so nothing is lost and nothing is sent twice.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from newswatch.config import default_config_dir, resolve_db
-from newswatch.digest import DigestsConfig, load_digest_settings, send_due_digests
+from newswatch.digest.deliver import DigestsConfig, load_digest_settings, send_due_digests
 from newswatch.store import Store
 
 __all__ = ["send_digests_flow"]
@@ -29,7 +29,7 @@ def send_digests_flow(config_dir: str | None = None, db: str | None = None, name
     cdir = default_config_dir() if config_dir is None else Path(config_dir)
     smtp, digests = load_digest_settings(cdir)
     store = Store(resolve_db(cdir, db, strict=True))
-    from newswatch.watchlist import watchlist_labels
+    from newswatch.flagging.watchlist import watchlist_labels
 
     results = send_due_digests(
         store, DigestsConfig(smtp=smtp, digests=digests), names=[name] if name else None,

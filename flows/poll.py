@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from newswatch.config import Config, load_config
-from newswatch.pipeline import RunSummary, run_pass
+from newswatch.pipeline.run import RunSummary, run_pass
 
 __all__ = ["poll_flow", "polling_pass"]
 
@@ -34,7 +34,7 @@ def polling_pass(config: Config, due_only: bool = False) -> RunSummary:
 def poll_flow(config_dir: str | None = None, db: str | None = None, due_only: bool = False) -> dict[str, Any]:
     """One polling pass; ``due_only`` polls only the feeds whose next poll is due (scheduled runs)."""
     config = load_config(config_dir, db=db)
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
 
     Matcher.from_path(config.watchlist_path)  # a bad watchlist fails here, before any fetch
     summary = polling_pass(config, due_only)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from newswatch.localsite import LocalSite
+from newswatch.demo.localsite import LocalSite
 
 SIDEBAR = """
 <aside class="most-read"><h3>Most read</h3><ul>

@@ -10,9 +10,9 @@ import duckdb
 from aiosmtpd.controller import Controller
 
 from newswatch.config import load_config
-from newswatch.digest import send_digest
+from newswatch.digest.deliver import send_digest
 from newswatch.digest_config import DigestSettings, SmtpSettings
-from newswatch.pipeline import run_pass
+from newswatch.pipeline.run import run_pass
 from newswatch.store import Store
 
 from newsfixtures import build_site, site_sources, write_config

@@ -17,7 +17,7 @@ import duckdb
 
 from newsfixtures import page, rss, write_config
 
-from newswatch.localsite import LocalSite
+from newswatch.demo.localsite import LocalSite
 
 READER = textwrap.dedent(
     """

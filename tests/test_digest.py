@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from typer.testing import CliRunner
 
 from newswatch.cli_digest import register
-from newswatch.digest import (
+from newswatch.digest.deliver import (
     MIGRATION_SQL,
     DigestsConfig,
     DigestSettings,

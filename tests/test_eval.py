@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from newswatch.cli_flag import register
-from newswatch.evaluate import (
+from newswatch.flagging.evaluate import (
     EvalReport,
     Scores,
     check_thresholds,
@@ -17,8 +17,8 @@ from newswatch.evaluate import (
     load_eval_set,
     load_thresholds,
 )
-from newswatch.flag import Matcher
-from newswatch.watchlist import load_watchlist
+from newswatch.flagging.matcher import Matcher
+from newswatch.flagging.watchlist import load_watchlist
 
 ROOT = Path(__file__).parent.parent
 EVAL = ROOT / "tests" / "eval"

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from newswatch.config import load_config
-from newswatch.feeds import parse_feed
-from newswatch.localsite import LocalSite
-from newswatch.pipeline import run_pass
+from newswatch.ingest.feeds import parse_feed
+from newswatch.demo.localsite import LocalSite
+from newswatch.pipeline.run import run_pass
 
 from newsfixtures import write_config
 

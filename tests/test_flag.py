@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.evaluate import load_eval_set
-from newswatch.flag import Matcher
-from newswatch.watchlist import load_watchlist, parse_watchlist
+from newswatch.flagging.evaluate import load_eval_set
+from newswatch.flagging.matcher import Matcher
+from newswatch.flagging.watchlist import load_watchlist, parse_watchlist
 
 ROOT = Path(__file__).parent.parent
 DEFAULT = ROOT / "config" / "watchlist.yaml"

@@ -12,7 +12,7 @@ import time
 import duckdb
 
 from newswatch.config import load_config
-from newswatch.pipeline import run_pass
+from newswatch.pipeline.run import run_pass
 from newswatch.store import is_lock_error
 
 from newsfixtures import build_site, site_sources, write_config

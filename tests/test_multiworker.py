@@ -42,7 +42,7 @@ import pytest
 
 import stores
 from newsfixtures import page, rss, write_config
-from newswatch.localsite import LocalSite
+from newswatch.demo.localsite import LocalSite
 from newswatch.serve import LocalPrefectServer
 from newswatch.store import Store, close_lakes
 from stores import lake_target

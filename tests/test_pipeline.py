@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from newswatch.config import load_config
-from newswatch.pipeline import run_pass
+from newswatch.pipeline.run import run_pass
 
 from newsfixtures import build_site, site_sources, write_config
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import load_config
-from newswatch.pipeline import run_pass
+from newswatch.pipeline.run import run_pass
 from newswatch.store import Store
 
 from newsfixtures import build_site, site_sources, write_config

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from newswatch.cli import app
 from newswatch.config import load_config
-from newswatch.pipeline import run_pass
-from newswatch.polling import PollingSettings, failure_weight, plan_next_poll
+from newswatch.pipeline.run import run_pass
+from newswatch.ingest.polling import PollingSettings, failure_weight, plan_next_poll
 
 from newsfixtures import build_site, rss, write_config
 

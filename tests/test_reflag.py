@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from newswatch.cli import app
 from newswatch.config import load_config
-from newswatch.ops import apply_retention
-from newswatch.pipeline import run_pass
+from newswatch.reports.status import apply_retention
+from newswatch.pipeline.run import run_pass
 from newswatch.store import Store
 
 from newsfixtures import build_site, site_sources, write_config

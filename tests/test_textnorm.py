@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.textnorm import normalize, normalize_phrase, split_sentences
+from newswatch.flagging.textnorm import normalize, normalize_phrase, split_sentences
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from newswatch import cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.store import Store
 from newswatch.stories import MIGRATION_SQL, VIEWS_SQL, StorySettings, apply_trend_settings, fts_rebuild, search
-from newswatch.trends import sparkline
+from newswatch.reports.trends import sparkline
 
 
 def rec(aid, day, source, actors=(), allegations=(), *, title=None, text="text", lang="en", month=5):

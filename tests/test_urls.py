@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from newswatch.urls import (
+from newswatch.ingest.urls import (
     TRACKING_PARAMS,
     canonicalize_url,
     choose_canonical,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.errors import ConfigError
-from newswatch.watchlist import load_watchlist, parse_watchlist
+from newswatch.flagging.watchlist import load_watchlist, parse_watchlist
 
 DEFAULT = Path(__file__).parent.parent / "config" / "watchlist.yaml"
 

@@ -88,7 +88,7 @@ def _current_store(target: str):
 
 def _load(config_dir: Optional[Path], db: Optional[str]):
     from newswatch.config import load_config
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
 
     config = load_config(config_dir, db=db)
     Matcher.from_path(config.watchlist_path)  # validate the watchlist before anything is written
@@ -143,7 +143,7 @@ def run(
 def _run_with_progress(config, *, quiet: bool, due_only: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from newswatch.pipeline import run_pass
+    from newswatch.pipeline.run import run_pass
 
     if quiet or not err_console.is_terminal:
         return run_pass(config, due_only=due_only)
@@ -289,7 +289,7 @@ def reflag(
     """
     from datetime import date
 
-    from newswatch.reflag import reflag as do_reflag
+    from newswatch.pipeline.reflag import reflag as do_reflag
     from newswatch.store import Store
 
     with errors_to_exit():
@@ -326,7 +326,7 @@ def sources(
       newswatch sources
       newswatch sources --failing -f json
     """
-    from newswatch.ops import source_rows
+    from newswatch.reports.status import source_rows
     from newswatch.output import FORMATS, write_rows
     from newswatch.store import Store
 
@@ -353,7 +353,7 @@ def status(
     import json
 
     from newswatch.config import load_config
-    from newswatch.ops import status_report
+    from newswatch.reports.status import status_report
     from newswatch.output import jsonable
     from newswatch.store import Store
 
@@ -410,7 +410,7 @@ def demo(
 
     from newswatch.config import load_config
     from newswatch.demo import demo_site, demo_sources
-    from newswatch.pipeline import run_pass
+    from newswatch.pipeline.run import run_pass
 
     with errors_to_exit():
         defaults = default_config_files()
@@ -487,7 +487,7 @@ def _print_demo_flags(db: str) -> None:
 
 def _write_demo_digest(config, dbp: Path) -> Path:
     """The digest the demo would email, as a standard .eml file beside the database."""
-    from newswatch.digest import send_digest
+    from newswatch.digest.deliver import send_digest
     from newswatch.digest_config import DigestSettings
     from newswatch.store import Store
 
@@ -496,7 +496,7 @@ def _write_demo_digest(config, dbp: Path) -> Path:
         name="demo", recipients=["analyst@example.org"], immediate=True, backfill_days=365,
         include_actor_only=False, subject="newswatch demo digest: {count} new ({date})",
     )
-    from newswatch.watchlist import watchlist_labels
+    from newswatch.flagging.watchlist import watchlist_labels
 
     send_digest(Store(dbp), digest, config.settings.smtp, to_file=eml,
                 labels=watchlist_labels(config.watchlist_path))

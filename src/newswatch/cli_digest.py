@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch.digest import (
+from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
     load_digest_settings,
@@ -100,7 +100,7 @@ def digest_command(
                 file=str(cdir / "newswatch.yaml"),
             )
         store = Store(resolve_db(cdir, db, strict=True))
-        from newswatch.watchlist import watchlist_labels
+        from newswatch.flagging.watchlist import watchlist_labels
 
         labels = watchlist_labels(cdir / "watchlist.yaml")
         if to_file is not None:

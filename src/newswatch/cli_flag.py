@@ -23,9 +23,9 @@ from rich.table import Table
 
 from newswatch.config import default_config_dir
 from newswatch.errors import ConfigError, NewswatchError
-from newswatch.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_thresholds
-from newswatch.flag import Matcher
-from newswatch.langdetect import detect_language
+from newswatch.flagging.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_thresholds
+from newswatch.flagging.matcher import Matcher
+from newswatch.ingest.language import detect_language
 from newswatch.models import FlagResult
 
 __all__ = ["read_input", "register", "result_as_dict"]

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch import trends
+from newswatch.reports import trends
 from newswatch.errors import NewswatchError
 from newswatch.store import Store
 

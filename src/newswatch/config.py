@@ -1,5 +1,5 @@
 """Configuration: ``config/sources.yaml``, ``config/newswatch.yaml`` (and the watchlist,
-loaded by :mod:`newswatch.watchlist`).
+loaded by :mod:`newswatch.flagging.watchlist`).
 
 Validated with pydantic. Every setting can be overridden from the environment:
 ``NEWSWATCH_<SECTION>_<FIELD>`` (for example ``NEWSWATCH_FETCH_TIMEOUT_SECONDS=5``), plus
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.errors import ConfigError
-from newswatch.polling import PollingSettings
+from newswatch.ingest.polling import PollingSettings
 from newswatch.serve import ServeSettings
 from newswatch.stories import StorySettings
 

@@ -353,7 +353,7 @@ def build_deployments(config_dir: Path, db: str | None, settings: ServeSettings,
     params = {"config_dir": str(Path(config_dir).resolve()),
               "db": str(Path(db).resolve()) if db else None}
     if digests is None:
-        from newswatch.digest import load_digest_settings
+        from newswatch.digest.deliver import load_digest_settings
 
         digests = bool(load_digest_settings(Path(config_dir))[1])
     out = [poll_flow.to_deployment(

@@ -7,7 +7,7 @@ newswatch should find in it. It is ground truth for tests and is not served.
 
 Links in the files are written against the placeholder ``{{BASE}}``; :func:`demo_site`
 replaces it with the server's real ``http://127.0.0.1:PORT``, which is known as soon as the
-:class:`~newswatch.localsite.LocalSite` is constructed (it binds in its constructor).
+:class:`~newswatch.demo.localsite.LocalSite` is constructed (it binds in its constructor).
 
     site = demo_site()
     with site:
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from newswatch.localsite import LocalSite
+from newswatch.demo.localsite import LocalSite
 
 __all__ = [
     "BASE_PLACEHOLDER",

@@ -64,7 +64,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import duckdb
 import pyarrow as pa
 
-from newswatch import dblock
+from newswatch.store import lock as dblock
 from newswatch.errors import StoreError
 from newswatch.models import ArticleRecord, Mention
 
@@ -521,7 +521,7 @@ class Store:
         file_lock = self.target != ":memory:"
         deadline = time.monotonic() + self.lock_timeout
         if read_only and file_lock:
-            # let a writer that is waiting go first (see newswatch.dblock)
+            # let a writer that is waiting go first (see newswatch.store.lock)
             dblock.wait_for_writers(self._lock_path, timeout=min(10.0, self.lock_timeout))
         try:
             return connect()

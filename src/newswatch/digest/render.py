@@ -23,7 +23,7 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from newswatch.digest import DigestItem, DigestSettings, Evidence, Period, SmtpSettings
+    from newswatch.digest.deliver import DigestItem, DigestSettings, Evidence, Period, SmtpSettings
 
 __all__ = ["build_message", "entity_label", "render_chart", "render_html", "render_text"]
 

@@ -27,13 +27,13 @@ from typing import Any
 
 from newswatch.config import Config, Source
 from newswatch.errors import FetchError
-from newswatch.feeds import parse_feed
-from newswatch.fetch import Fetcher
+from newswatch.ingest.feeds import parse_feed
+from newswatch.ingest.fetch import Fetcher
 from newswatch.models import ArticleRecord, FeedEntry
-from newswatch.polling import plan_next_poll
+from newswatch.ingest.polling import plan_next_poll
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
-from newswatch.urls import canonicalize_url
-from newswatch.worker import PageJob, init_worker, process_page
+from newswatch.ingest.urls import canonicalize_url
+from newswatch.pipeline.extraction import PageJob, init_worker, process_page
 
 __all__ = ["RunSummary", "FeedOutcome", "run_pass", "run_pass_async", "TRANSIENT_FETCH_ERRORS"]
 
@@ -189,7 +189,7 @@ class _Pass:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             # warm everything a worker needs once, in the fork server: workers fork from it
-            ctx.set_forkserver_preload(["newswatch.worker", "newswatch.flag", "newswatch.warm"])
+            ctx.set_forkserver_preload(["newswatch.pipeline.extraction", "newswatch.flagging.matcher", "newswatch.pipeline.warm"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
@@ -245,7 +245,7 @@ class _Pass:
     # -- feeds ------------------------------------------------------------------------------
     def record(self, state: SourceState | None, update: SourceUpdate, *, kind: str | None = None,
                retry_after: float | None = None) -> None:
-        """Keep a feed's outcome, with its next poll planned (see newswatch.polling)."""
+        """Keep a feed's outcome, with its next poll planned (see newswatch.ingest.polling)."""
         plan = plan_next_poll(
             self.settings.polling,
             now=update.polled_at,
@@ -390,7 +390,7 @@ class _Pass:
         owner = f"{socket.gethostname()}:{os.getpid()}:{self.summary.run_id}"
         await self.db(self.store.release_dead_local_leases)
         await self.db(self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources))
-        from newswatch.flag import Matcher  # validated by the caller; here for its version only
+        from newswatch.flagging.matcher import Matcher  # validated by the caller; here for its version only
 
         self.watchlist_version = Matcher.from_path(self.config.watchlist_path).version
         self.progress("feeds_total", len(sources))
@@ -462,7 +462,7 @@ async def run_pass_async(
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     summary = await _Pass(config, store, progress, workers).run(todo, due_only=due_only)
     if config.settings.retention.article_text_days:
-        from newswatch.ops import apply_retention
+        from newswatch.reports.status import apply_retention
 
         await asyncio.to_thread(apply_retention, store, config.settings.retention.article_text_days)
     if summary.articles_flagged and any(d.immediate for d in config.settings.digests):
@@ -475,11 +475,11 @@ def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) ->
 
     A delivery failure does not fail the pass (its articles are committed): it is recorded as
     a problem, and the items stay pending for the next immediate or scheduled send."""
-    from newswatch.digest import send_due_digests
+    from newswatch.digest.deliver import send_due_digests
     from newswatch.errors import DeliveryError
 
     try:
-        from newswatch.watchlist import watchlist_labels
+        from newswatch.flagging.watchlist import watchlist_labels
 
         results = send_due_digests(store, config.settings, immediate_only=True,
                                    labels=watchlist_labels(config.watchlist_path))

@@ -41,7 +41,7 @@ class ReflagStats:
 
 def _init(watchlist_path: str) -> None:
     global _MATCHER
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
 
     _MATCHER = Matcher.from_path(Path(watchlist_path))
 
@@ -60,7 +60,7 @@ def reflag(
     workers: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReflagStats:
-    from newswatch.flag import Matcher
+    from newswatch.flagging.matcher import Matcher
 
     version = Matcher.from_path(watchlist_path).version  # validates the watchlist first
     stats = ReflagStats(watchlist_version=version)

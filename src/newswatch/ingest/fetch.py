@@ -49,7 +49,7 @@ import httpx
 from newswatch.config import FetchSettings
 from newswatch.errors import FetchError
 from newswatch.models import FetchResult
-from newswatch.urls import host_of
+from newswatch.ingest.urls import host_of
 
 __all__ = ["ROBOTS_TOKEN", "Fetcher", "address_problem", "parse_retry_after"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from newswatch.config import read_yaml
 from newswatch.errors import ConfigError
-from newswatch.flag import Matcher
+from newswatch.flagging.matcher import Matcher
 
 __all__ = [
     "EvalItem",

@@ -48,8 +48,8 @@ from newswatch.digest_config import (
     load_digest_settings,
     smtp_password,
 )
-from newswatch.digest_render import build_message, render_chart
-from newswatch.digest_smtp import SmtpConnection
+from newswatch.digest.render import build_message, render_chart
+from newswatch.digest.smtp import SmtpConnection
 from newswatch.errors import DeliveryError, StoreError
 
 __all__ = [

@@ -77,7 +77,7 @@ def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
         report["articles"], report["flagged"], report["stories"] = counts
         digests = []
         if settings is not None and getattr(settings, "digests", ()):
-            from newswatch.digest import pending_items
+            from newswatch.digest.deliver import pending_items
 
             for d in settings.digests:
                 try:

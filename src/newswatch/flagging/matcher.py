@@ -7,7 +7,7 @@
 How it works:
 
 1. Every phrase of the watchlist (aliases, exclusions, allegation terms, cues, ``not``
-   terms) is normalised (:mod:`newswatch.textnorm`) and put into ONE Aho–Corasick
+   terms) is normalised (:mod:`newswatch.flagging.textnorm`) and put into ONE Aho–Corasick
    automaton, so a pass over an article costs the same for 10 or 10,000 phrases.
 2. Candidate hits are kept only on word boundaries, script by script:
 
@@ -43,8 +43,8 @@ from pathlib import Path
 import ahocorasick
 
 from newswatch.models import FlagResult, Mention
-from newswatch.textnorm import Normalized, is_hangul, normalize, split_sentences
-from newswatch.watchlist import Watchlist, load_watchlist
+from newswatch.flagging.textnorm import Normalized, is_hangul, normalize, split_sentences
+from newswatch.flagging.watchlist import Watchlist, load_watchlist
 
 __all__ = ["MATCHER_REVISION", "TITLE_FACTOR", "Matcher"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newswatch.extract import extract_article, summary_text
+from newswatch.ingest.extract import extract_article, summary_text
 from newswatch.models import ArticleRecord, Extracted, FeedEntry, FlagResult
 from newswatch.stories import DEFAULT_SETTINGS, StorySettings, signature
-from newswatch.urls import choose_canonical, url_id
+from newswatch.ingest.urls import choose_canonical, url_id
 
 __all__ = ["PageJob", "init_worker", "process_page", "content_hash"]
 
@@ -45,7 +45,7 @@ def init_worker(watchlist_path: str | None, story_settings: dict | None = None) 
         _MATCHER, _MATCHER_PATH = None, None
         return
     if _MATCHER is None or _MATCHER_PATH != watchlist_path:
-        from newswatch.flag import Matcher
+        from newswatch.flagging.matcher import Matcher
 
         _MATCHER = Matcher.from_path(Path(watchlist_path))
         _MATCHER_PATH = watchlist_path
@@ -111,7 +111,7 @@ def _language(ex: Extracted, text: str | None, title: str | None, entry: FeedEnt
         return ex.language.split("-")[0].lower()
     sample = text or title
     if sample:
-        from newswatch.langdetect import detect_language
+        from newswatch.ingest.language import detect_language
 
         found = detect_language(sample)
         if found:

@@ -5,6 +5,6 @@ story signatures) is shared instead of loaded again in each worker.
 """
 
 from newswatch import stories  # noqa: F401  (numpy, signatures)
-from newswatch.langdetect import _identifier
+from newswatch.ingest.language import _identifier
 
 _identifier()

@@ -1,6 +1,6 @@
 """The watchlist: which actors and allegations to flag (``config/watchlist.yaml``).
 
-A watchlist is data an analyst edits; :mod:`newswatch.flag` compiles it into a matcher.
+A watchlist is data an analyst edits; :mod:`newswatch.flagging.matcher` compiles it into a matcher.
 
     version: 3
     actors:
@@ -51,7 +51,7 @@ from pydantic import (
 
 from newswatch.config import read_yaml
 from newswatch.errors import ConfigError
-from newswatch.textnorm import normalize_phrase
+from newswatch.flagging.textnorm import normalize_phrase
 
 __all__ = [
     "Actor",
