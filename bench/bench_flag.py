@@ -35,10 +35,130 @@ FILLER = [
     "El Gobierno aprobó el martes un nuevo plan de vivienda — con críticas de la oposición.",
 ]
 
-LATIN = ["ba", "be", "bi", "bo", "bu", "ka", "ke", "ki", "ko", "ku", "la", "le", "li", "lo", "lu", "ma", "me", "mi", "mo", "mu", "na", "ne", "ni", "no", "nu", "ra", "re", "ri", "ro", "ru", "sa", "se", "si", "so", "su", "ta", "te", "ti", "to", "tu", "va", "ve", "vi", "vo", "vu", "za", "ze", "zi", "zo", "zu"]
-HANGUL = ["가", "나", "다", "라", "마", "바", "사", "아", "자", "차", "카", "타", "파", "하", "고", "노", "도", "로", "모", "보", "소", "오", "조", "초", "코", "토", "포", "호", "구", "누", "두", "루", "무", "부", "수", "우", "주"]
+LATIN = [
+    "ba",
+    "be",
+    "bi",
+    "bo",
+    "bu",
+    "ka",
+    "ke",
+    "ki",
+    "ko",
+    "ku",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "lu",
+    "ma",
+    "me",
+    "mi",
+    "mo",
+    "mu",
+    "na",
+    "ne",
+    "ni",
+    "no",
+    "nu",
+    "ra",
+    "re",
+    "ri",
+    "ro",
+    "ru",
+    "sa",
+    "se",
+    "si",
+    "so",
+    "su",
+    "ta",
+    "te",
+    "ti",
+    "to",
+    "tu",
+    "va",
+    "ve",
+    "vi",
+    "vo",
+    "vu",
+    "za",
+    "ze",
+    "zi",
+    "zo",
+    "zu",
+]
+HANGUL = [
+    "가",
+    "나",
+    "다",
+    "라",
+    "마",
+    "바",
+    "사",
+    "아",
+    "자",
+    "차",
+    "카",
+    "타",
+    "파",
+    "하",
+    "고",
+    "노",
+    "도",
+    "로",
+    "모",
+    "보",
+    "소",
+    "오",
+    "조",
+    "초",
+    "코",
+    "토",
+    "포",
+    "호",
+    "구",
+    "누",
+    "두",
+    "루",
+    "무",
+    "부",
+    "수",
+    "우",
+    "주",
+]
 ARABIC = list("بتثجحخدذرزسشصضطظعغفقكلمنهوي")
-CYR = ["ба", "бе", "би", "бо", "бу", "ка", "ке", "ки", "ко", "ку", "ла", "ле", "ли", "ло", "лу", "ма", "ме", "ми", "мо", "му", "на", "не", "ни", "но", "ну", "ра", "ре", "ри", "ро", "ру"]
+CYR = [
+    "ба",
+    "бе",
+    "би",
+    "бо",
+    "бу",
+    "ка",
+    "ке",
+    "ки",
+    "ко",
+    "ку",
+    "ла",
+    "ле",
+    "ли",
+    "ло",
+    "лу",
+    "ма",
+    "ме",
+    "ми",
+    "мо",
+    "му",
+    "на",
+    "не",
+    "ни",
+    "но",
+    "ну",
+    "ра",
+    "ре",
+    "ри",
+    "ро",
+    "ру",
+]
 
 
 def synthetic_watchlist(n: int, rnd: random.Random):
@@ -63,7 +183,9 @@ def synthetic_watchlist(n: int, rnd: random.Random):
     return parse_watchlist(base), names
 
 
-def corpus(mb: float, rnd: random.Random, extra_names: list[str], density: float = 0.15) -> list[str]:
+def corpus(
+    mb: float, rnd: random.Random, extra_names: list[str], density: float = 0.15
+) -> list[str]:
     passages = [(it.title or "") + "\n" + it.text for it in load_eval_set(ROOT / "tests" / "eval")]
     docs, size, target = [], 0, int(mb * 1_000_000)
     while size < target:
@@ -118,15 +240,32 @@ def main() -> None:
     for corpus_label, density in (("dense", 0.15), ("sparse", 0.01)):
         docs = corpus(args.mb, rnd, names, density)
         mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
-        for label, m, build in (("default", default, build_default), (f"default + {args.actors} synthetic", big, build_big)):
+        for label, m, build in (
+            ("default", default, build_default),
+            (f"default + {args.actors} synthetic", big, build_big),
+        ):
             mbps, docs_s, flagged = run(m, docs)
-            rows.append((corpus_label, label, len(m.watchlist.actors), m.n_phrases, build, mbps, docs_s, f"{flagged}/{len(docs)}", mb))
+            rows.append(
+                (
+                    corpus_label,
+                    label,
+                    len(m.watchlist.actors),
+                    m.n_phrases,
+                    build,
+                    mbps,
+                    docs_s,
+                    f"{flagged}/{len(docs)}",
+                    mb,
+                )
+            )
 
     print(f"Python {sys.version.split()[0]}, one process\n")
     print("| text | watchlist | actors | phrases | build (s) | MB/s | articles/s | flagged |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for corpus_label, label, n_actors, n_phr, build, mbps, docs_s, flagged, mb in rows:
-        print(f"| {corpus_label} ({mb:.1f} MB) | {label} | {n_actors} | {n_phr} | {build:.2f} | {mbps:.2f} | {docs_s:.0f} | {flagged} |")
+        print(
+            f"| {corpus_label} ({mb:.1f} MB) | {label} | {n_actors} | {n_phr} | {build:.2f} | {mbps:.2f} | {docs_s:.0f} | {flagged} |"
+        )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,9 @@ class Site:
     def add_feed(self, path: str, body: bytes) -> None:
         self.feeds[path] = (body, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
 
-    def respond(self, path: str, headers: dict[bytes, bytes]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def respond(
+        self, path: str, headers: dict[bytes, bytes]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         self.requests += 1
         feed = self.feeds.get(path)
         if feed is not None:
@@ -203,11 +205,13 @@ class FastServer:
         self.thread = threading.Thread(target=self.loop.run_forever, name="bench-site", daemon=True)
         self.server = None
 
-    def __enter__(self) -> "FastServer":
+    def __enter__(self) -> FastServer:
         self.thread.start()
 
         async def start():
-            return await self.loop.create_server(lambda: _Proto(self.site), "127.0.0.1", 0, backlog=512)
+            return await self.loop.create_server(
+                lambda: _Proto(self.site), "127.0.0.1", 0, backlog=512
+            )
 
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
         self.site.port = self.server.sockets[0].getsockname()[1]
@@ -241,7 +245,7 @@ class LocalSiteServer:
         route = Route(handler=handler)
         self.ls._lookup = lambda path: route
 
-    def __enter__(self) -> "LocalSiteServer":
+    def __enter__(self) -> LocalSiteServer:
         self.ls.start()
         self.site.port = self.ls.port
         return self
@@ -269,14 +273,20 @@ def rss(title: str, items: list[tuple[str, str, str]], when: datetime) -> bytes:
     return "".join(out).encode()
 
 
-def build_feeds(site: Site, set_name: str, links: list[tuple[int, int]], pages: list[Page]) -> list[str]:
+def build_feeds(
+    site: Site, set_name: str, links: list[tuple[int, int]], pages: list[Page]
+) -> list[str]:
     """Feeds of ITEMS_PER_FEED items over (copy, idx) links; returns the feed URLs."""
     when = datetime(2026, 1, 1, 12, 0)
     urls = []
     for f, start in enumerate(range(0, len(links), ITEMS_PER_FEED)):
         chunk = links[start : start + ITEMS_PER_FEED]
         items = [
-            (site.url(f"/a/{c}/{i}.html"), f"Bench article {c}-{i}", f"Summary of benchmark article {c}-{i}.")
+            (
+                site.url(f"/a/{c}/{i}.html"),
+                f"Bench article {c}-{i}",
+                f"Summary of benchmark article {c}-{i}.",
+            )
             for c, i in chunk
         ]
         path = f"/feeds/{set_name}/{f}.xml"
@@ -367,7 +377,9 @@ class ProcResult:
     stderr: str
 
 
-def run_tree(cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.05) -> ProcResult:
+def run_tree(
+    cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.05
+) -> ProcResult:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
@@ -377,8 +389,10 @@ def run_tree(cmd: list[str], env: dict[str, str] | None = None, interval: float 
         for chunk in iter(lambda: stream.read(65536), b""):
             out_chunks[key].append(chunk)
 
-    pumps = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
-             threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+    pumps = [
+        threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True),
+    ]
     for t in pumps:
         t.start()
     peak_rss = peak_pss = 0
@@ -407,9 +421,16 @@ def run_tree(cmd: list[str], env: dict[str, str] | None = None, interval: float 
             time.sleep(0.02)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return ProcResult(wall, cpu, peak_rss / 1024, peak_pss / 1024, len(seen), proc.returncode,
-                      b"".join(out_chunks["out"]).decode(errors="replace"),
-                      b"".join(out_chunks["err"]).decode(errors="replace"))
+    return ProcResult(
+        wall,
+        cpu,
+        peak_rss / 1024,
+        peak_pss / 1024,
+        len(seen),
+        proc.returncode,
+        b"".join(out_chunks["out"]).decode(errors="replace"),
+        b"".join(out_chunks["err"]).decode(errors="replace"),
+    )
 
 
 WRAP: list[str] = []  # --wrap: a command prefix for `newswatch run` (a profiler)
@@ -417,12 +438,14 @@ CHILD_ENV: dict[str, str] = dict(os.environ)  # the environment of `newswatch` p
 
 
 def newswatch_run(cdir: Path) -> tuple[ProcResult, dict]:
-    res = run_tree([*WRAP, str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"],
-                   env=CHILD_ENV)
+    res = run_tree(
+        [*WRAP, str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"],
+        env=CHILD_ENV,
+    )
     if res.returncode != 0:
         raise SystemExit(f"newswatch run failed ({res.returncode}):\n{res.stderr[-3000:]}")
     out = res.stdout  # a --wrap profiler may print around the JSON
-    return res, json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
+    return res, json.JSONDecoder().raw_decode(out[out.index("{") :])[0]
 
 
 def load() -> str:
@@ -451,9 +474,13 @@ def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
     init_worker(str(ROOT / "config" / "watchlist.yaml"))
     now = datetime(2026, 1, 1)
     jobs = [
-        PageJob(FeedEntry("bench", f"http://127.0.0.1/a/0/{i}.html", f"Bench article {i}", "Summary."),
-                f"http://127.0.0.1/a/0/{i}.html", p.head + copy_paragraph(0, i) + p.tail,
-                "text/html; charset=utf-8", now)
+        PageJob(
+            FeedEntry("bench", f"http://127.0.0.1/a/0/{i}.html", f"Bench article {i}", "Summary."),
+            f"http://127.0.0.1/a/0/{i}.html",
+            p.head + copy_paragraph(0, i) + p.tail,
+            "text/html; charset=utf-8",
+            now,
+        )
         for i, p in enumerate(pages)
     ]
     process_page(jobs[0])
@@ -479,8 +506,9 @@ def bench_matcher(records: list, repeat: int = 3) -> dict:
     return {"ms_per_article": 1000 * dt / len(texts), "mb_per_s": mb / dt}
 
 
-def bench_pipeline(site: Site, pages: list[Page], scale: int, repeat: int, work: Path,
-                   floor_rate: float, log) -> dict:
+def bench_pipeline(
+    site: Site, pages: list[Page], scale: int, repeat: int, work: Path, floor_rate: float, log
+) -> dict:
     n = len(pages) * scale
     links = [(c, i) for c in range(scale) for i in range(len(pages))]
     feeds = build_feeds(site, f"x{scale}", links, pages)
@@ -493,21 +521,39 @@ def bench_pipeline(site: Site, pages: list[Page], scale: int, repeat: int, work:
         res, summary = newswatch_run(d / "config")
         if summary["articles_new"] != n:
             log(f"  warning: {summary['articles_new']} new articles, expected {n}: {summary}")
-        runs.append({
-            "wall": res.wall, "cpu": res.cpu, "rss": res.peak_rss_mb, "pss": res.peak_pss_mb,
-            "articles": summary["articles_new"], "pages_failed": summary["pages_failed"],
-            "procs": res.procs, "load": ld,
-        })
-        log(f"  x{scale} run {r + 1}/{repeat}: {n} pages, {res.wall:.1f} s wall, {res.cpu:.1f} s CPU, "
+        runs.append(
+            {
+                "wall": res.wall,
+                "cpu": res.cpu,
+                "rss": res.peak_rss_mb,
+                "pss": res.peak_pss_mb,
+                "articles": summary["articles_new"],
+                "pages_failed": summary["pages_failed"],
+                "procs": res.procs,
+                "load": ld,
+            }
+        )
+        log(
+            f"  x{scale} run {r + 1}/{repeat}: {n} pages, {res.wall:.1f} s wall, {res.cpu:.1f} s CPU, "
             f"{summary['articles_new']} new, peak RSS {res.peak_rss_mb:.0f} MB / PSS {res.peak_pss_mb:.0f} MB, "
-            f"{res.procs} processes, load before {ld}")
+            f"{res.procs} processes, load before {ld}"
+        )
         shutil.rmtree(d, ignore_errors=True)
     med = lambda k: statistics.median(x[k] for x in runs)  # noqa: E731
     wall = med("wall")
     return {
-        "scale": scale, "n": n, "feeds": len(feeds), "runs": runs, "wall": wall, "cpu": med("cpu"),
-        "rss": med("rss"), "pss": med("pss"), "max_rss": max(x["rss"] for x in runs),
-        "rate": n / wall, "floor_s": n / floor_rate, "ratio": wall / (n / floor_rate),
+        "scale": scale,
+        "n": n,
+        "feeds": len(feeds),
+        "runs": runs,
+        "wall": wall,
+        "cpu": med("cpu"),
+        "rss": med("rss"),
+        "pss": med("pss"),
+        "max_rss": max(x["rss"] for x in runs),
+        "rate": n / wall,
+        "floor_s": n / floor_rate,
+        "ratio": wall / (n / floor_rate),
         "articles": min(x["articles"] for x in runs),
     }
 
@@ -522,27 +568,52 @@ def bench_idle(site: Site, pages: list[Page], repeat: int, work: Path, log) -> d
     shutil.rmtree(d, ignore_errors=True)
     write_config(d / "config", feeds, d / "bench.duckdb")
     first, s1 = newswatch_run(d / "config")
-    log(f"  idle set-up pass: {len(feeds)} feeds, {s1['articles_new']} articles, {first.wall:.1f} s")
+    log(
+        f"  idle set-up pass: {len(feeds)} feeds, {s1['articles_new']} articles, {first.wall:.1f} s"
+    )
     runs = []
     for r in range(repeat):
         before = dict(site.counts)
         ld = load()
         res, s = newswatch_run(d / "config")
         got304 = site.counts.get(304, 0) - before.get(304, 0)
-        runs.append({"wall": res.wall, "cpu": res.cpu, "rss": res.peak_rss_mb, "unchanged": s["feeds_unchanged"],
-                     "n304": got304, "load": ld})
-        log(f"  idle pass {r + 1}/{repeat}: {res.wall:.2f} s wall, {res.cpu:.2f} s CPU, "
-            f"{s['feeds_unchanged']} feeds unchanged, {got304} answered 304, load before {ld}")
+        runs.append(
+            {
+                "wall": res.wall,
+                "cpu": res.cpu,
+                "rss": res.peak_rss_mb,
+                "unchanged": s["feeds_unchanged"],
+                "n304": got304,
+                "load": ld,
+            }
+        )
+        log(
+            f"  idle pass {r + 1}/{repeat}: {res.wall:.2f} s wall, {res.cpu:.2f} s CPU, "
+            f"{s['feeds_unchanged']} feeds unchanged, {got304} answered 304, load before {ld}"
+        )
     starts, imports = [], []
     for _ in range(repeat):
         starts.append(run_tree([str(NEWSWATCH), "--help"], env=CHILD_ENV).wall)
-        imports.append(run_tree([sys.executable, "-c", "import newswatch.cli, newswatch.pipeline.run"], env=CHILD_ENV).wall)
+        imports.append(
+            run_tree(
+                [sys.executable, "-c", "import newswatch.cli, newswatch.pipeline.run"],
+                env=CHILD_ENV,
+            ).wall
+        )
     shutil.rmtree(d, ignore_errors=True)
     wall = statistics.median(x["wall"] for x in runs)
     start = statistics.median(starts)
-    return {"feeds": len(feeds), "runs": runs, "wall": wall, "cpu": statistics.median(x["cpu"] for x in runs),
-            "start": start, "import": statistics.median(imports), "beyond": wall - start,
-            "unchanged": min(x["unchanged"] for x in runs), "n304": min(x["n304"] for x in runs)}
+    return {
+        "feeds": len(feeds),
+        "runs": runs,
+        "wall": wall,
+        "cpu": statistics.median(x["cpu"] for x in runs),
+        "start": start,
+        "import": statistics.median(imports),
+        "beyond": wall - start,
+        "unchanged": min(x["unchanged"] for x in runs),
+        "n304": min(x["n304"] for x in runs),
+    }
 
 
 def _archive_db(path: Path, rows: int, log) -> None:
@@ -568,7 +639,7 @@ def _archive_db(path: Path, rows: int, log) -> None:
         FROM range({rows}) t(i)
     """)
     con.execute("INSERT INTO article_urls SELECT canonical_url, article_id FROM articles")
-    con.execute(f"""
+    con.execute("""
         INSERT INTO flags SELECT article_id, ['north_korea', 'hamas'], ['tunnel_network'], 2.5,
                fetched_at, 'synthetic' FROM articles WHERE hash(article_id) % 10 = 0
     """)
@@ -577,7 +648,9 @@ def _archive_db(path: Path, rows: int, log) -> None:
                'North Korea reportedly helped build the tunnels.', 'text', 0, 11, 'north korea', 1.0
         FROM flags f
     """)
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     if {"story_signatures", "story_bands"} <= tables:
         # near-duplicate clustering state: a signature per article and one row per LSH band
         # (random buckets: nothing in the archive matches the new batches, as for fresh news)
@@ -598,17 +671,23 @@ def _archive_db(path: Path, rows: int, log) -> None:
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     con.close()
-    log(f"  archive: {rows:,} synthetic articles written in {time.perf_counter() - t:.1f} s "
-        f"({path.stat().st_size / 1e6:.0f} MB)")
+    log(
+        f"  archive: {rows:,} synthetic articles written in {time.perf_counter() - t:.1f} s "
+        f"({path.stat().st_size / 1e6:.0f} MB)"
+    )
 
 
-def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, fts_big: bool = False) -> dict:
+def bench_archive(
+    records: list, rows: int, work: Path, log, repeat: int = 7, fts_big: bool = False
+) -> dict:
     from newswatch.flagging.matcher import Matcher
     from newswatch.store import Store
 
     matcher = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
-    hot = ("North Korea's KOMID sold tunnelling technology to Hezbollah's Jihad al-Binaa for "
-           "$13 million, and Hamas fighters trained on it, officials said. ")
+    hot = (
+        "North Korea's KOMID sold tunnelling technology to Hezbollah's Jihad al-Binaa for "
+        "$13 million, and Hamas fighters trained on it, officials said. "
+    )
     base = [r for r in records if r.text] or records
 
     def batch(tag: str, k: int) -> list:
@@ -618,9 +697,18 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, ft
             url = f"https://bench.example.org/{tag}/{k}/{j}.html"
             text = (hot + (r.text or "")) if j % 2 == 0 else (r.text or "")
             flag = matcher.match(text, title=r.title, language=r.language)
-            out.append(dataclasses.replace(r, article_id=hashlib.sha256(url.encode()).hexdigest()[:16], url=url,
-                                           canonical_url=url, text=text, flag=flag, published_at=None,
-                                           fetched_at=datetime(2026, 1, 1, 0, 30)))
+            out.append(
+                dataclasses.replace(
+                    r,
+                    article_id=hashlib.sha256(url.encode()).hexdigest()[:16],
+                    url=url,
+                    canonical_url=url,
+                    text=text,
+                    flag=flag,
+                    published_at=None,
+                    fetched_at=datetime(2026, 1, 1, 0, 30),
+                )
+            )
         return out
 
     result = {}
@@ -635,12 +723,16 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, ft
         store = Store(path)
         # dedup lookup: 200 URLs, half of them stored (from the archive when there is one)
         if n:
-            stored = [f"https://news{i % 500}.example.com/2025/{i}.html" for i in range(0, n, n // 100)][:100]
+            stored = [
+                f"https://news{i % 500}.example.com/2025/{i}.html" for i in range(0, n, n // 100)
+            ][:100]
         else:
             seed = batch("seed", 0)[:100]
             store.write_batch(seed, run_id="bench")
             stored = [r.canonical_url for r in seed]
-        lookups = stored + [f"https://nowhere.example.net/{i}.html" for i in range(200 - len(stored))]
+        lookups = stored + [
+            f"https://nowhere.example.net/{i}.html" for i in range(200 - len(stored))
+        ]
         store.known_urls(lookups)
         lk = []
         for _ in range(repeat):
@@ -657,8 +749,11 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, ft
             wr.append(time.perf_counter() - t)
             flagged = stats.articles_flagged
             assert stats.articles_new == 200, stats
-        result[label] = {"lookup_ms": 1000 * statistics.median(lk) / 200,
-                         "write_ms": 1000 * statistics.median(wr) / 200, "flagged_per_batch": flagged}
+        result[label] = {
+            "lookup_ms": 1000 * statistics.median(lk) / 200,
+            "write_ms": 1000 * statistics.median(wr) / 200,
+            "flagged_per_batch": flagged,
+        }
         if hasattr(store, "rebuild_search_index") and (n <= 200_000 or fts_big):
             # what a pass that stored articles does at its end (pipeline.fulltext_index)
             with store.reader() as con:
@@ -666,9 +761,11 @@ def bench_archive(records: list, rows: int, work: Path, log, repeat: int = 7, ft
             t = time.perf_counter()
             store.rebuild_search_index()
             result[label]["fts_s"] = time.perf_counter() - t
-        log(f"  {label} ({n:,} articles): known_urls {result[label]['lookup_ms']:.3f} ms/URL, "
+        log(
+            f"  {label} ({n:,} articles): known_urls {result[label]['lookup_ms']:.3f} ms/URL, "
             f"write_batch {result[label]['write_ms']:.3f} ms/article ({flagged}/200 flagged), "
-            f"full-text index rebuild {result[label].get('fts_s', float('nan')):.1f} s")
+            f"full-text index rebuild {result[label].get('fts_s', float('nan')):.1f} s"
+        )
         for p in (path, Path(str(path) + ".wal")):
             p.unlink(missing_ok=True)
     result["rows"] = rows
@@ -682,10 +779,12 @@ def probe_servers(site: Site, pages: list[Page], seconds: float, log) -> dict:
     out = {}
     for kind in ("asyncio", "localsite"):
         with make_server(kind, site):
+
             async def go():
                 done = 0
                 deadline = time.perf_counter() + seconds
                 async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32)) as c:
+
                     async def worker(w):
                         nonlocal done
                         k = w
@@ -694,6 +793,7 @@ def probe_servers(site: Site, pages: list[Page], seconds: float, log) -> dict:
                             assert r.status_code == 200
                             done += 1
                             k += 32
+
                     t = time.perf_counter()
                     await asyncio.gather(*(worker(w) for w in range(32)))
                     return done / (time.perf_counter() - t)
@@ -701,8 +801,10 @@ def probe_servers(site: Site, pages: list[Page], seconds: float, log) -> dict:
             cpu0 = time.process_time()
             rate = asyncio.run(go())
             out[kind] = rate
-            log(f"  server probe {kind}: {rate:.0f} pages/s (client and server in one process, "
-                f"{time.process_time() - cpu0:.1f} s CPU)")
+            log(
+                f"  server probe {kind}: {rate:.0f} pages/s (client and server in one process, "
+                f"{time.process_time() - cpu0:.1f} s CPU)"
+            )
     return out
 
 
@@ -711,98 +813,176 @@ def ok(good: bool) -> str:
     return "yes" if good else "**no**"
 
 
-def report(args, env: dict, floor: dict, pp: dict, pipes: list[dict], idle: dict | None,
-           archive: dict | None, matcher: dict | None, probe: dict | None) -> str:
+def report(
+    args,
+    env: dict,
+    floor: dict,
+    pp: dict,
+    pipes: list[dict],
+    idle: dict | None,
+    archive: dict | None,
+    matcher: dict | None,
+    probe: dict | None,
+) -> str:
     L = []
     L.append(f"Command: `uv run python bench/bench_pipeline.py {' '.join(args.argv)}`".rstrip())
     L.append("")
-    L.append(f"Machine: {env['cpus']} cores, Python {env['python']}, trafilatura {env['trafilatura']}, "
-             f"duckdb {env['duckdb']}; load average at start {env['load_start']}, at end {env['load_end']}; "
-             f"{env['date']}. Medians of {args.repeat} run(s).")
+    L.append(
+        f"Machine: {env['cpus']} cores, Python {env['python']}, trafilatura {env['trafilatura']}, "
+        f"duckdb {env['duckdb']}; load average at start {env['load_start']}, at end {env['load_end']}; "
+        f"{env['date']}. Medians of {args.repeat} run(s)."
+    )
     L.append("")
     L.append("| measure | value | target | met |")
     L.append("|---|---:|---:|:---:|")
-    L.append(f"| floor: `trafilatura.extract`, one process, {env['pages']} pages | {floor['rate']:.1f} pages/s | | |")
-    L.append(f"| newswatch `process_page` (extract + metadata + canonical + language + flag), one process | "
-             f"{pp['rate']:.1f} pages/s | | |")
+    L.append(
+        f"| floor: `trafilatura.extract`, one process, {env['pages']} pages | {floor['rate']:.1f} pages/s | | |"
+    )
+    L.append(
+        f"| newswatch `process_page` (extract + metadata + canonical + language + flag), one process | "
+        f"{pp['rate']:.1f} pages/s | | |"
+    )
     for p in pipes:
         tag = f"N = {env['pages']} × {p['scale']} = {p['n']:,}"
-        L.append(f"| pipeline {tag}: articles/s | {p['rate']:.1f} | "
-                 + (f"≥ {TARGETS['articles_per_s']:.0f} | {ok(p['rate'] >= TARGETS['articles_per_s'])} |"
-                    if p["scale"] == max(x["scale"] for x in pipes) else " | |"))
-        L.append(f"| pipeline {tag}: wall / CPU (whole tree) | {p['wall']:.1f} s / {p['cpu']:.1f} s "
-                 f"({p['cpu'] / p['wall']:.2f} cores) | | |")
+        L.append(
+            f"| pipeline {tag}: articles/s | {p['rate']:.1f} | "
+            + (
+                f"≥ {TARGETS['articles_per_s']:.0f} | {ok(p['rate'] >= TARGETS['articles_per_s'])} |"
+                if p["scale"] == max(x["scale"] for x in pipes)
+                else " | |"
+            )
+        )
+        L.append(
+            f"| pipeline {tag}: wall / CPU (whole tree) | {p['wall']:.1f} s / {p['cpu']:.1f} s "
+            f"({p['cpu'] / p['wall']:.2f} cores) | | |"
+        )
         L.append(f"| pipeline {tag}: floor time for N | {p['floor_s']:.1f} s | | |")
-        L.append(f"| pipeline {tag}: ratio wall / floor | {p['ratio']:.2f} | ≤ {TARGETS['ratio']} | "
-                 f"{ok(p['ratio'] <= TARGETS['ratio'])} |")
-        L.append(f"| pipeline {tag}: peak memory, sum of RSS (PSS) over the tree | {p['rss']:.0f} MB "
-                 f"({p['pss']:.0f} MB) | < {TARGETS['mem_mb']:.0f} MB | {ok(p['max_rss'] < TARGETS['mem_mb'])} |")
+        L.append(
+            f"| pipeline {tag}: ratio wall / floor | {p['ratio']:.2f} | ≤ {TARGETS['ratio']} | "
+            f"{ok(p['ratio'] <= TARGETS['ratio'])} |"
+        )
+        L.append(
+            f"| pipeline {tag}: peak memory, sum of RSS (PSS) over the tree | {p['rss']:.0f} MB "
+            f"({p['pss']:.0f} MB) | < {TARGETS['mem_mb']:.0f} MB | {ok(p['max_rss'] < TARGETS['mem_mb'])} |"
+        )
     if len(pipes) >= 2:
         lo, hi = pipes[0], pipes[-1]
         g = hi["rss"] / lo["rss"]
-        L.append(f"| peak memory ×{hi['scale']} / ×{lo['scale']} (RSS) | {g:.2f} | ≤ {TARGETS['mem_growth']} | "
-                 f"{ok(g <= TARGETS['mem_growth'])} |")
+        L.append(
+            f"| peak memory ×{hi['scale']} / ×{lo['scale']} (RSS) | {g:.2f} | ≤ {TARGETS['mem_growth']} | "
+            f"{ok(g <= TARGETS['mem_growth'])} |"
+        )
     if idle:
-        L.append(f"| idle pass, {idle['feeds']} feeds, all 304 ({idle['n304']} answered 304): wall / CPU | "
-                 f"{idle['wall']:.2f} s / {idle['cpu']:.2f} s | | |")
-        L.append(f"| process start: `newswatch --help` (import of cli + pipeline alone: {idle['import']:.2f} s) | "
-                 f"{idle['start']:.2f} s | | |")
-        L.append(f"| idle pass beyond process start | {idle['beyond']:.2f} s | ≤ {TARGETS['idle_beyond_start_s']:.0f} s | "
-                 f"{ok(idle['beyond'] <= TARGETS['idle_beyond_start_s'])} |")
+        L.append(
+            f"| idle pass, {idle['feeds']} feeds, all 304 ({idle['n304']} answered 304): wall / CPU | "
+            f"{idle['wall']:.2f} s / {idle['cpu']:.2f} s | | |"
+        )
+        L.append(
+            f"| process start: `newswatch --help` (import of cli + pipeline alone: {idle['import']:.2f} s) | "
+            f"{idle['start']:.2f} s | | |"
+        )
+        L.append(
+            f"| idle pass beyond process start | {idle['beyond']:.2f} s | ≤ {TARGETS['idle_beyond_start_s']:.0f} s | "
+            f"{ok(idle['beyond'] <= TARGETS['idle_beyond_start_s'])} |"
+        )
     if archive:
         e, a = archive["empty"], archive["archive"]
-        for key, what in (("lookup_ms", "dedup lookup `known_urls` (200 URLs), per URL"),
-                          ("write_ms", "store `write_batch` (200 articles, ~half flagged), per article")):
+        for key, what in (
+            ("lookup_ms", "dedup lookup `known_urls` (200 URLs), per URL"),
+            ("write_ms", "store `write_batch` (200 articles, ~half flagged), per article"),
+        ):
             g = a[key] / e[key]
-            L.append(f"| {what}: empty → {archive['rows']:,} articles | {e[key]:.3f} → {a[key]:.3f} ms "
-                     f"(×{g:.2f}) | ≤ ×{TARGETS['archive_growth']} | {ok(g <= TARGETS['archive_growth'])} |")
+            L.append(
+                f"| {what}: empty → {archive['rows']:,} articles | {e[key]:.3f} → {a[key]:.3f} ms "
+                f"(×{g:.2f}) | ≤ ×{TARGETS['archive_growth']} | {ok(g <= TARGETS['archive_growth'])} |"
+            )
     if archive and "fts_s" in archive["empty"] and "fts_s" not in archive["archive"]:
-        L.append(f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`), "
-                 f"{archive['empty']['count']:,} articles (at {archive['rows']:,}: `--fts-big`) | "
-                 f"{archive['empty']['fts_s']:.2f} s | | |")
+        L.append(
+            f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`), "
+            f"{archive['empty']['count']:,} articles (at {archive['rows']:,}: `--fts-big`) | "
+            f"{archive['empty']['fts_s']:.2f} s | | |"
+        )
     if archive and "fts_s" in archive["archive"]:
         e, a = archive["empty"], archive["archive"]
-        L.append(f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`): "
-                 f"{e['count']:,} → {a['count']:,} articles | {e['fts_s']:.2f} → {a['fts_s']:.1f} s | | |")
+        L.append(
+            f"| full-text index rebuild at the end of a pass (`pipeline.fulltext_index`): "
+            f"{e['count']:,} → {a['count']:,} articles | {e['fts_s']:.2f} → {a['fts_s']:.1f} s | | |"
+        )
     if matcher:
-        L.append(f"| flagging (`Matcher.match`) per article (independent of the archive) | "
-                 f"{matcher['ms_per_article']:.2f} ms ({matcher['mb_per_s']:.1f} MB/s) | | |")
+        L.append(
+            f"| flagging (`Matcher.match`) per article (independent of the archive) | "
+            f"{matcher['ms_per_article']:.2f} ms ({matcher['mb_per_s']:.1f} MB/s) | | |"
+        )
     if probe:
-        L.append(f"| local server alone, corpus pages/s (asyncio server / LocalSite) | "
-                 f"{probe['asyncio']:.0f} / {probe['localsite']:.0f} | | |")
+        L.append(
+            f"| local server alone, corpus pages/s (asyncio server / LocalSite) | "
+            f"{probe['asyncio']:.0f} / {probe['localsite']:.0f} | | |"
+        )
     L.append("")
     L.append(f"Python bytecode for the `newswatch` processes: {env['bytecode']}.")
     L.append("")
-    L.append(f"Server: {args.server}. Feeds of {ITEMS_PER_FEED} items; each copy of a page carries a unique "
-             "paragraph. Config: `fetch.unthrottled_hosts: [\"127.0.0.1\"]`, `fetch.allow_private_addresses: "
-             "true`, other settings default (`pipeline.workers: 0` = one per core). CPU is user+sys of "
-             "`newswatch run` and all its descendants; memory is sampled every 50 ms from /proc.")
+    L.append(
+        f"Server: {args.server}. Feeds of {ITEMS_PER_FEED} items; each copy of a page carries a unique "
+        'paragraph. Config: `fetch.unthrottled_hosts: ["127.0.0.1"]`, `fetch.allow_private_addresses: '
+        "true`, other settings default (`pipeline.workers: 0` = one per core). CPU is user+sys of "
+        "`newswatch run` and all its descendants; memory is sampled every 50 ms from /proc."
+    )
     for p in pipes:
         L.append("")
-        L.append(f"Runs at ×{p['scale']}: " + "; ".join(
-            f"{r['wall']:.1f} s, {r['cpu']:.1f} s CPU, {r['rss']:.0f} MB (load {r['load']})" for r in p["runs"]))
+        L.append(
+            f"Runs at ×{p['scale']}: "
+            + "; ".join(
+                f"{r['wall']:.1f} s, {r['cpu']:.1f} s CPU, {r['rss']:.0f} MB (load {r['load']})"
+                for r in p["runs"]
+            )
+        )
     return "\n".join(L) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="scale 1, one run, 100,000-article archive")
-    ap.add_argument("--repeat", type=int, default=None, help="runs per measurement (default 3; 1 with --quick)")
-    ap.add_argument("--scales", default=None, help="copies of the corpus, comma-separated (default 5,20)")
-    ap.add_argument("--archive-rows", type=int, default=None, help="synthetic articles (default 1,000,000)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="scale 1, one run, 100,000-article archive"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=None, help="runs per measurement (default 3; 1 with --quick)"
+    )
+    ap.add_argument(
+        "--scales", default=None, help="copies of the corpus, comma-separated (default 5,20)"
+    )
+    ap.add_argument(
+        "--archive-rows", type=int, default=None, help="synthetic articles (default 1,000,000)"
+    )
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.md")
     ap.add_argument("--server", choices=["asyncio", "localsite"], default="asyncio")
-    ap.add_argument("--probe-servers", action="store_true", help="also measure the servers' own throughput")
-    ap.add_argument("--skip", default="", help="parts to skip, comma-separated: pipeline,idle,archive")
-    ap.add_argument("--wrap", default="", help="command prefix for `newswatch run`, e.g. a profiler: "
-                    "'py-spy record --subprocesses -f raw -o prof.txt --' ({n} = a counter)")
-    ap.add_argument("--fts-big", action="store_true",
-                    help="also time the full-text index rebuild on archives over 200,000 articles (minutes)")
-    ap.add_argument("--no-bytecode-cache", action="store_true",
-                    help="run newswatch with the environment as it is (see 'Bytecode' in main)")
-    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument(
+        "--probe-servers", action="store_true", help="also measure the servers' own throughput"
+    )
+    ap.add_argument(
+        "--skip", default="", help="parts to skip, comma-separated: pipeline,idle,archive"
+    )
+    ap.add_argument(
+        "--wrap",
+        default="",
+        help="command prefix for `newswatch run`, e.g. a profiler: "
+        "'py-spy record --subprocesses -f raw -o prof.txt --' ({n} = a counter)",
+    )
+    ap.add_argument(
+        "--fts-big",
+        action="store_true",
+        help="also time the full-text index rebuild on archives over 200,000 articles (minutes)",
+    )
+    ap.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run newswatch with the environment as it is (see 'Bytecode' in main)",
+    )
+    ap.add_argument(
+        "--work", type=Path, default=None, help="scratch folder (default: a temporary one)"
+    )
     args = ap.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
     args.repeat = args.repeat or (1 if args.quick else 3)
@@ -815,8 +995,10 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     if not (args.corpus / "manifest.jsonl").exists():
-        print(f"SKIPPED: the corpus is absent ({args.corpus}/manifest.jsonl not found); "
-              "pass --corpus DIR or check out ../shared/corpora/articles-aeb")
+        print(
+            f"SKIPPED: the corpus is absent ({args.corpus}/manifest.jsonl not found); "
+            "pass --corpus DIR or check out ../shared/corpora/articles-aeb"
+        )
         return 0
     if not NEWSWATCH.exists():
         print(f"SKIPPED: {NEWSWATCH} not found; run through `uv run`")
@@ -840,19 +1022,29 @@ def main(argv: list[str] | None = None) -> int:
         env_note = f"bytecode cached in {Path(CHILD_ENV['PYTHONPYCACHEPREFIX']).relative_to(ROOT) if Path(CHILD_ENV['PYTHONPYCACHEPREFIX']).is_relative_to(ROOT) else CHILD_ENV['PYTHONPYCACHEPREFIX']}"
     elif "PYTHONDONTWRITEBYTECODE" not in CHILD_ENV:
         env_note = "bytecode as the environment has it"
-    env = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "trafilatura": trafilatura.__version__,
-           "duckdb": duckdb.__version__, "load_start": load(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    env = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "trafilatura": trafilatura.__version__,
+        "duckdb": duckdb.__version__,
+        "load_start": load(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
     pages = load_corpus(args.corpus)
     env["pages"] = len(pages)
-    log(f"corpus: {len(pages)} pages, {sum(len(p.html) for p in pages) / len(pages) / 1024:.0f} KB mean; "
-        f"load {env['load_start']}")
+    log(
+        f"corpus: {len(pages)} pages, {sum(len(p.html) for p in pages) / len(pages) / 1024:.0f} KB mean; "
+        f"load {env['load_start']}"
+    )
 
     work = args.work or Path(tempfile.mkdtemp(prefix="nw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         log("floor: trafilatura.extract, one process")
         floor = bench_floor(pages, max(args.repeat, 2))
-        log(f"  {floor['rate']:.1f} pages/s (runs: {', '.join(f'{r:.1f}' for r in floor['rates'])})")
+        log(
+            f"  {floor['rate']:.1f} pages/s (runs: {', '.join(f'{r:.1f}' for r in floor['rates'])})"
+        )
         pp, records = bench_process_page(pages)
         log(f"  newswatch process_page, one process: {pp['rate']:.1f} pages/s")
         matcher = bench_matcher(records)
@@ -862,8 +1054,11 @@ def main(argv: list[str] | None = None) -> int:
             # warm-up (untimed): writes the bytecode cache for the main process, the
             # forkserver and the workers
             d = work / "warmup"
-            write_config(d / "config", build_feeds(site, "warmup", [(99_999, i) for i in range(4)], pages),
-                         d / "bench.duckdb")
+            write_config(
+                d / "config",
+                build_feeds(site, "warmup", [(99_999, i) for i in range(4)], pages),
+                d / "bench.duckdb",
+            )
             t = time.perf_counter()
             newswatch_run(d / "config")
             log(f"warm-up pass: {time.perf_counter() - t:.1f} s ({env_note})")
@@ -875,7 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
             if "pipeline" not in skip:
                 for s in scales:
                     log(f"pipeline ×{s} ({len(pages) * s} pages), server {args.server}")
-                    pipes.append(bench_pipeline(site, pages, s, args.repeat, work, floor["rate"], log))
+                    pipes.append(
+                        bench_pipeline(site, pages, s, args.repeat, work, floor["rate"], log)
+                    )
             if "idle" not in skip:
                 log(f"idle pass: {IDLE_FEEDS} feeds")
                 idle = bench_idle(site, pages, args.repeat, work, log)

@@ -20,11 +20,16 @@ from newswatch.pipeline.reflag import reflag
 from newswatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-FILLER = ("The council met on Tuesday to discuss the budget for the coming year. Officials said "
-          "the harbour works would continue through the winter, weather permitting. ")
-HOT = ["North Korea supplied tunnelling experts to Hezbollah, the report said. ",
-       "Hamas fighters were found with North Korean rockets. ",
-       "Pyongyang denied the claims. ", "Hezbollah's Jihad al-Binaa signed a contract with KOMID. "]
+FILLER = (
+    "The council met on Tuesday to discuss the budget for the coming year. Officials said "
+    "the harbour works would continue through the winter, weather permitting. "
+)
+HOT = [
+    "North Korea supplied tunnelling experts to Hezbollah, the report said. ",
+    "Hamas fighters were found with North Korean rockets. ",
+    "Pyongyang denied the claims. ",
+    "Hezbollah's Jihad al-Binaa signed a contract with KOMID. ",
+]
 
 
 def build(path: Path, n: int) -> None:
@@ -37,13 +42,27 @@ def build(path: Path, n: int) -> None:
         text = FILLER * 10
         if rnd.random() < 0.2:
             text = rnd.choice(HOT) + text + rnd.choice(HOT)
-        rows.append((f"{i:016x}", f"https://n.example/{i}", f"https://n.example/{i}", "Bench",
-                     f"Story {i}", t0 + timedelta(minutes=i), t0 + timedelta(minutes=i), "en", text,
-                     "trafilatura", f"{i:016x}"))
+        rows.append(
+            (
+                f"{i:016x}",
+                f"https://n.example/{i}",
+                f"https://n.example/{i}",
+                "Bench",
+                f"Story {i}",
+                t0 + timedelta(minutes=i),
+                t0 + timedelta(minutes=i),
+                "en",
+                text,
+                "trafilatura",
+                f"{i:016x}",
+            )
+        )
     with store.transaction() as con:
         con.executemany(
             "INSERT INTO articles (article_id, url, canonical_url, source, title, published_at, fetched_at, "
-            "language, text, extraction, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "language, text, extraction, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 def main() -> None:
@@ -58,9 +77,11 @@ def main() -> None:
         t = time.perf_counter()
         stats = reflag(Store(db), REPO / "config" / "watchlist.yaml")
         dt = time.perf_counter() - t
-        print(f"| articles | flagged | wall s | articles/s | load |\n|---:|---:|---:|---:|---|\n"
-              f"| {stats.articles:,} | {stats.flagged_after:,} | {dt:.1f} | {stats.articles / dt:,.0f} "
-              f"| {os.getloadavg()[0]:.1f} |")
+        print(
+            f"| articles | flagged | wall s | articles/s | load |\n|---:|---:|---:|---:|---|\n"
+            f"| {stats.articles:,} | {stats.flagged_after:,} | {dt:.1f} | {stats.articles / dt:,.0f} "
+            f"| {os.getloadavg()[0]:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,14 @@ from pathlib import Path
 import duckdb
 
 from newswatch.store import Store
-from newswatch.stories import MIGRATION_SQL, VIEWS_SQL, StoryItem, StorySettings, assign_stories, signature
+from newswatch.stories import (
+    MIGRATION_SQL,
+    VIEWS_SQL,
+    StoryItem,
+    StorySettings,
+    assign_stories,
+    signature,
+)
 
 BATCH = 500
 PER_DAY = 1_000  # articles per day: the archive grows in time, not in density
@@ -30,7 +37,10 @@ PER_DAY = 1_000  # articles per day: the archive grows in time, not in density
 
 def synthetic_articles(n: int, seed: int = 7):
     rng = random.Random(seed)
-    vocab = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyzäéñ", k=rng.randint(2, 10))) for _ in range(30_000)]
+    vocab = [
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyzäéñ", k=rng.randint(2, 10)))
+        for _ in range(30_000)
+    ]
     start = datetime(2024, 1, 1)
     out = []  # (article_id, text, published_at, origin_story or None)
     originals: list[tuple[str, list[str], datetime]] = []
@@ -125,7 +135,9 @@ def bench_views(mention_rows: int, workdir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     sizes = (2_000, 10_000) if args.quick else (10_000, 100_000)
@@ -142,8 +154,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             rate, placed = bench_clustering(arts[:n], sigs, settings, Path(tmp))
-            print(f"| assign_stories, {n:,} articles (batches of {BATCH}) | {rate:,.0f} articles/s "
-                  f"({placed:.1%} of copies placed with their original) |")
+            print(
+                f"| assign_stories, {n:,} articles (batches of {BATCH}) | {rate:,.0f} articles/s "
+                f"({placed:.1%} of copies placed with their original) |"
+            )
         times = bench_views(mentions, Path(tmp))
     print(f"| mention rows | {int(times['mention rows']):,} |")
     for view in ("daily_trends", "spikes", "cooccurrence"):

@@ -43,16 +43,39 @@ from newswatch.store import Store, close_lakes
 
 
 def _psql(sql: str, user: str) -> None:
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", user, "-d", "postgres",
-                    "-c", sql], check=True, capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            user,
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _page(i: int, j: int) -> str:
-    text = (f"Bulletin {i}-{j}: the harbour authority of district {i} reported on berth {j} today. "
-            f"Crews in district {i} moved {i * 7 + j} containers and cleared the channel. ") * 4
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Harbour bulletin {i}-{j}</title>"
-            f"</head><body><main><article><h1>Harbour bulletin {i}-{j}</h1><p>{text}</p>"
-            f"<p>Inspectors said the works at pier {j} would finish before winter.</p></article></main></body></html>")
+    text = (
+        f"Bulletin {i}-{j}: the harbour authority of district {i} reported on berth {j} today. "
+        f"Crews in district {i} moved {i * 7 + j} containers and cleared the channel. "
+    ) * 4
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Harbour bulletin {i}-{j}</title>"
+        f"</head><body><main><article><h1>Harbour bulletin {i}-{j}</h1><p>{text}</p>"
+        f"<p>Inspectors said the works at pier {j} would finish before winter.</p></article></main></body></html>"
+    )
 
 
 def _site(feeds: int, per_feed: int) -> LocalSite:
@@ -65,14 +88,19 @@ def _site(feeds: int, per_feed: int) -> LocalSite:
             path = f"/a/{i}/{j}.html"
             site.add(path, _page(i, j))
             items.append({"title": f"Harbour bulletin {i}-{j}", "link": site.url(path)})
-        site.add(f"/f/{i}.xml", rss(items, title=f"District {i}"), content_type="application/rss+xml")
+        site.add(
+            f"/f/{i}.xml", rss(items, title=f"District {i}"), content_type="application/rss+xml"
+        )
     return site.start()
 
 
 def _config(folder: Path, site: LocalSite, feeds: int, db: str, extract_workers: int) -> Path:
     from newsfixtures import write_config
 
-    sources = [{"name": f"District {i}", "url": site.url(f"/f/{i}.xml"), "language": "en"} for i in range(feeds)]
+    sources = [
+        {"name": f"District {i}", "url": site.url(f"/f/{i}.xml"), "language": "en"}
+        for i in range(feeds)
+    ]
     return write_config(folder, sources, db=db, settings={"pipeline": {"workers": extract_workers}})
 
 
@@ -87,12 +115,30 @@ def one_pass(n_workers: int, args: argparse.Namespace, user: str, tmp: Path) -> 
             cdir = _config(tmp / f"{name}-config", site, args.feeds, target, args.extract_workers)
             Store(target, data_path=str(data)).migrate()
             close_lakes()
-            env = dict(os.environ, NEWSWATCH_DATA_PATH=str(data), NEWSWATCH_ALLOW_PRIVATE_ADDRESSES="1",
-                       PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]))
-            cmd = [sys.executable, "-m", "newswatch.cli", "run", "--config", str(cdir), "-q", "-f", "json"]
+            env = dict(
+                os.environ,
+                NEWSWATCH_DATA_PATH=str(data),
+                NEWSWATCH_ALLOW_PRIVATE_ADDRESSES="1",
+                PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
+            )
+            cmd = [
+                sys.executable,
+                "-m",
+                "newswatch.cli",
+                "run",
+                "--config",
+                str(cdir),
+                "-q",
+                "-f",
+                "json",
+            ]
             t0 = time.perf_counter()
-            procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                     for _ in range(n_workers)]
+            procs = [
+                subprocess.Popen(
+                    cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                for _ in range(n_workers)
+            ]
             outs = [p.communicate(timeout=3600) for p in procs]
             wall = time.perf_counter() - t0
             for p, (out, err) in zip(procs, outs):
@@ -102,12 +148,23 @@ def one_pass(n_workers: int, args: argparse.Namespace, user: str, tmp: Path) -> 
         finally:
             site.stop()
         with Store(target).reader() as con:
-            total, distinct = con.execute("SELECT count(*), count(DISTINCT canonical_url) FROM articles").fetchone()
-            shares = [r[0] for r in con.execute(
-                "SELECT feeds_fetched FROM runs WHERE status = 'completed' ORDER BY feeds_fetched DESC").fetchall()]
+            total, distinct = con.execute(
+                "SELECT count(*), count(DISTINCT canonical_url) FROM articles"
+            ).fetchone()
+            shares = [
+                r[0]
+                for r in con.execute(
+                    "SELECT feeds_fetched FROM runs WHERE status = 'completed' ORDER BY feeds_fetched DESC"
+                ).fetchall()
+            ]
         close_lakes()
-        return {"wall": wall, "articles": total, "duplicates": total - distinct, "shares": shares,
-                "max_feed_fetches": max(feed_hits or [0])}
+        return {
+            "wall": wall,
+            "articles": total,
+            "duplicates": total - distinct,
+            "shares": shares,
+            "max_feed_fetches": max(feed_hits or [0]),
+        }
     finally:
         _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", user)
 
@@ -136,20 +193,35 @@ def main() -> None:
                 results.append(r)
             wall = statistics.median(r["wall"] for r in results)
             last = results[-1]
-            rows.append((n, last["articles"], wall, last["articles"] / wall, last["shares"],
-                         max(r["duplicates"] for r in results), max(r["max_feed_fetches"] for r in results)))
+            rows.append(
+                (
+                    n,
+                    last["articles"],
+                    wall,
+                    last["articles"] / wall,
+                    last["shares"],
+                    max(r["duplicates"] for r in results),
+                    max(r["max_feed_fetches"] for r in results),
+                )
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     base = rows[0][3]
-    print(f"\nOne polling pass into a DuckLake on PostgreSQL, {args.feeds} feeds × {args.per_feed} articles, "
-          f"{args.extract_workers} extraction process per worker, {os.cpu_count()} cores, "
-          f"median of {args.repeat}; workers = concurrent `newswatch run` processes sharing the pass "
-          f"through feed leases.\n")
-    print("| workers | articles | wall s | articles/s | speed-up | feeds per worker | duplicates | max fetches of a feed |")
+    print(
+        f"\nOne polling pass into a DuckLake on PostgreSQL, {args.feeds} feeds × {args.per_feed} articles, "
+        f"{args.extract_workers} extraction process per worker, {os.cpu_count()} cores, "
+        f"median of {args.repeat}; workers = concurrent `newswatch run` processes sharing the pass "
+        f"through feed leases.\n"
+    )
+    print(
+        "| workers | articles | wall s | articles/s | speed-up | feeds per worker | duplicates | max fetches of a feed |"
+    )
     print("|---:|---:|---:|---:|---:|---|---:|---:|")
     for n, arts, wall, rate, shares, dups, fetches in rows:
-        print(f"| {n} | {arts} | {wall:.1f} | {rate:.1f} | {rate / base:.2f}× | {' + '.join(map(str, shares))} "
-              f"| {dups} | {fetches} |")
+        print(
+            f"| {n} | {arts} | {wall:.1f} | {rate:.1f} | {rate / base:.2f}× | {' + '.join(map(str, shares))} "
+            f"| {dups} | {fetches} |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ __all__ = ["send_digests_flow"]
 
 
 @flow(name="send-digests", retries=2, retry_delay_seconds=30)
-def send_digests_flow(config_dir: str | None = None, db: str | None = None, name: str | None = None) -> list[dict]:
+def send_digests_flow(
+    config_dir: str | None = None, db: str | None = None, name: str | None = None
+) -> list[dict]:
     logger = get_run_logger()
     cdir = default_config_dir() if config_dir is None else Path(config_dir)
     smtp, digests = load_digest_settings(cdir)
@@ -32,7 +34,9 @@ def send_digests_flow(config_dir: str | None = None, db: str | None = None, name
     from newswatch.flagging.watchlist import watchlist_labels
 
     results = send_due_digests(
-        store, DigestsConfig(smtp=smtp, digests=digests), names=[name] if name else None,
+        store,
+        DigestsConfig(smtp=smtp, digests=digests),
+        names=[name] if name else None,
         labels=watchlist_labels(cdir / "watchlist.yaml"),
     )
     for r in results:

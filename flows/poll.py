@@ -31,7 +31,9 @@ def polling_pass(config: Config, due_only: bool = False) -> RunSummary:
 
 
 @flow(name="newswatch-poll", log_prints=True)
-def poll_flow(config_dir: str | None = None, db: str | None = None, due_only: bool = False) -> dict[str, Any]:
+def poll_flow(
+    config_dir: str | None = None, db: str | None = None, due_only: bool = False
+) -> dict[str, Any]:
     """One polling pass; ``due_only`` polls only the feeds whose next poll is due (scheduled runs)."""
     config = load_config(config_dir, db=db)
     from newswatch.flagging.matcher import Matcher
@@ -46,7 +48,11 @@ def poll_flow(config_dir: str | None = None, db: str | None = None, due_only: bo
     c = summary.counts()
     get_run_logger().info(
         "pass %s: %d feeds (%d failed), %d new articles, %d flagged",
-        summary.run_id, c["feeds_total"], c["feeds_failed"], c["articles_new"], c["articles_flagged"],
+        summary.run_id,
+        c["feeds_total"],
+        c["feeds_failed"],
+        c["articles_new"],
+        c["articles_flagged"],
     )
     return summary.to_dict()
 

@@ -32,8 +32,14 @@ SIDEBAR = """
 """
 
 
-def page(title: str, paragraphs: list[str], *, canonical: str | None = None, lang: str = "en",
-         sidebar: bool = True) -> str:
+def page(
+    title: str,
+    paragraphs: list[str],
+    *,
+    canonical: str | None = None,
+    lang: str = "en",
+    sidebar: bool = True,
+) -> str:
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     canon = f'<link rel="canonical" href="{canonical}">' if canonical else ""
     return f"""<!doctype html>
@@ -121,7 +127,7 @@ def rss(items: list[dict], *, title: str = "Test Wire") -> str:
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{title}</title><link>http://example.invalid/</link>
 <description>Test feed</description><language>en</language><ttl>30</ttl>
-{''.join(out)}
+{"".join(out)}
 </channel></rss>"""
 
 
@@ -129,19 +135,22 @@ def atom(entries: list[dict], base: str) -> str:
     out = []
     for e in entries:
         out.append(
-            f"<entry><title>{e['title']}</title><link rel=\"alternate\" href=\"{e['link']}\"/>"
+            f'<entry><title>{e["title"]}</title><link rel="alternate" href="{e["link"]}"/>'
             f"<id>{e['link']}</id><updated>2026-11-18T09:00:00Z</updated>"
             f"<summary>{e.get('summary', '')}</summary></entry>"
         )
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Test Atom</title><id>{base}/feeds/atom.xml</id>
-<updated>2026-11-18T09:00:00Z</updated>{''.join(out)}</feed>"""
+<updated>2026-11-18T09:00:00Z</updated>{"".join(out)}</feed>"""
 
 
 def build_site() -> LocalSite:
     site = LocalSite()
     b = site.base_url
-    site.add("/wire/tunnels.html", TUNNELS.replace('href="/wire/tunnels.html"', f'href="{b}/wire/tunnels.html"'))
+    site.add(
+        "/wire/tunnels.html",
+        TUNNELS.replace('href="/wire/tunnels.html"', f'href="{b}/wire/tunnels.html"'),
+    )
     site.add("/wire/weather.html", WEATHER)
     site.add("/wire/metro.html", METRO)
     site.add("/wire/arms.html", ARMS)
@@ -150,46 +159,88 @@ def build_site() -> LocalSite:
         "/feeds/main.xml",
         rss(
             [
-                {"title": "North Korea sold tunnel know-how to Hezbollah, researchers say",
-                 "link": f"{b}/wire/tunnels.html?utm_source=rss&amp;utm_medium=feed"},
-                {"title": "Autumn storm brings heavy rain to the coast", "link": f"{b}/wire/weather.html"},
-                {"title": "City metro extension: giant boring machines start digging", "link": "/wire/metro.html"},
-                {"title": "North Korean rockets found with Hamas fighters, army says", "link": f"{b}/wire/arms.html"},
-                {"title": "Premium: Hezbollah's finances under strain",
-                 "link": f"{b}/paywall/story.html",
-                 "summary": "Hezbollah faces a cash squeeze as donors from Iran cut back, officials say; "
-                            "the group has delayed salaries for its fighters in southern Lebanon."},
+                {
+                    "title": "North Korea sold tunnel know-how to Hezbollah, researchers say",
+                    "link": f"{b}/wire/tunnels.html?utm_source=rss&amp;utm_medium=feed",
+                },
+                {
+                    "title": "Autumn storm brings heavy rain to the coast",
+                    "link": f"{b}/wire/weather.html",
+                },
+                {
+                    "title": "City metro extension: giant boring machines start digging",
+                    "link": "/wire/metro.html",
+                },
+                {
+                    "title": "North Korean rockets found with Hamas fighters, army says",
+                    "link": f"{b}/wire/arms.html",
+                },
+                {
+                    "title": "Premium: Hezbollah's finances under strain",
+                    "link": f"{b}/paywall/story.html",
+                    "summary": "Hezbollah faces a cash squeeze as donors from Iran cut back, officials say; "
+                    "the group has delayed salaries for its fighters in southern Lebanon.",
+                },
                 {"title": "An entry without a link"},
-                {"title": "A page that is gone", "link": f"{b}/gone.html",
-                 "summary": "Hamas officials met mediators in Cairo on Monday."},
+                {
+                    "title": "A page that is gone",
+                    "link": f"{b}/gone.html",
+                    "summary": "Hamas officials met mediators in Cairo on Monday.",
+                },
             ]
         ),
         content_type="application/rss+xml",
     )
     site.add(
         "/feeds/atom.xml",
-        atom([{"title": "Tunnel know-how: North Korea and Hezbollah", "link": f"{b}/wire/tunnels.html#top"}], b),
+        atom(
+            [
+                {
+                    "title": "Tunnel know-how: North Korea and Hezbollah",
+                    "link": f"{b}/wire/tunnels.html#top",
+                }
+            ],
+            b,
+        ),
         content_type="application/atom+xml",
     )
     site.redirect("/feeds/moved.xml", f"{b}/feeds/atom.xml")
-    site.add("/feeds/broken.xml", "<html><body><p>This is not a feed.</p></body></html>", content_type="text/html")
-    site.add("/feeds/down.xml", "server error", status=500, content_type="text/plain", conditional=False)
+    site.add(
+        "/feeds/broken.xml",
+        "<html><body><p>This is not a feed.</p></body></html>",
+        content_type="text/html",
+    )
+    site.add(
+        "/feeds/down.xml", "server error", status=500, content_type="text/plain", conditional=False
+    )
     return site
 
 
-def write_config(directory: Path, sources: list[dict], *, db: Path, settings: dict | None = None,
-                 watchlist: Path | None = None) -> Path:
+def write_config(
+    directory: Path,
+    sources: list[dict],
+    *,
+    db: Path,
+    settings: dict | None = None,
+    watchlist: Path | None = None,
+) -> Path:
     """A config folder: the given sources, the default watchlist, settings for local tests."""
     directory.mkdir(parents=True, exist_ok=True)
     repo = Path(__file__).resolve().parent.parent
     (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
     (directory / "watchlist.yaml").write_text(
-        (watchlist or repo / "config" / "watchlist.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        (watchlist or repo / "config" / "watchlist.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
     )
     base = {
         "database": str(db),
-        "fetch": {"allow_private_addresses": True, "unthrottled_hosts": ["127.0.0.1"],
-                  "retries": 1, "backoff_seconds": 0.05, "timeout_seconds": 5},
+        "fetch": {
+            "allow_private_addresses": True,
+            "unthrottled_hosts": ["127.0.0.1"],
+            "retries": 1,
+            "backoff_seconds": 0.05,
+            "timeout_seconds": 5,
+        },
         "pipeline": {"workers": 2},
     }
     for k, v in (settings or {}).items():

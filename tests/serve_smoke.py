@@ -21,10 +21,13 @@ def tick() -> int:
 def main(home: str, port: int, interval: float) -> int:
     from newswatch.serve import LocalPrefectServer, no_overlap, serve_forever
 
-    server = LocalPrefectServer(Path(home), log_path=Path(home) / "prefect-server.log", port=port,
-                                ui=False)
+    server = LocalPrefectServer(
+        Path(home), log_path=Path(home) / "prefect-server.log", port=port, ui=False
+    )
     return serve_forever(
-        lambda: [tick.to_deployment(name="smoke", interval=interval, concurrency_limit=no_overlap())],
+        lambda: [
+            tick.to_deployment(name="smoke", interval=interval, concurrency_limit=no_overlap())
+        ],
         server=server,
     )
 

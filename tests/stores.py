@@ -31,8 +31,16 @@ import pytest
 from newswatch.store import Store, close_lakes
 
 __all__ = [
-    "StoreTarget", "PgServer", "pg_server", "store_target", "lake_target", "make_records",
-    "write_batches_worker", "claim_worker", "lease_once_worker", "run_in_processes",
+    "PgServer",
+    "StoreTarget",
+    "claim_worker",
+    "lake_target",
+    "lease_once_worker",
+    "make_records",
+    "pg_server",
+    "run_in_processes",
+    "store_target",
+    "write_batches_worker",
 ]
 
 PG_HOST = "127.0.0.1"
@@ -73,9 +81,27 @@ class PgServer:
         psql = shutil.which("psql")
         if psql:
             subprocess.run(
-                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG_HOST, "-p", str(PG_PORT),
-                 "-U", self.user, "-d", PG_ADMIN_DB, "-c", sql],
-                check=True, capture_output=True, text=True, timeout=60,
+                [
+                    psql,
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    PG_HOST,
+                    "-p",
+                    str(PG_PORT),
+                    "-U",
+                    self.user,
+                    "-d",
+                    PG_ADMIN_DB,
+                    "-c",
+                    sql,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             return
         import duckdb
@@ -105,7 +131,7 @@ class PgServer:
         def drop(name: str) -> None:
             try:
                 self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            except Exception:  # noqa: BLE001 - leftovers are named nw_test_*; never fail a test on cleanup
+            except Exception:
                 pass
 
         with ThreadPoolExecutor(8) as pool:
@@ -126,9 +152,12 @@ def _pg_user() -> tuple[str | None, str]:
         try:
             PgServer(user).admin("SELECT 1")
             return user, ""
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             last = getattr(e, "stderr", None) or str(e)
-    return None, f"PostgreSQL on {PG_HOST}:{PG_PORT} refused users {users}: {str(last).strip()[:200]}"
+    return (
+        None,
+        f"PostgreSQL on {PG_HOST}:{PG_PORT} refused users {users}: {str(last).strip()[:200]}",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +178,9 @@ def pg_server():
 def lake_target(pg: PgServer, tmp_path: Path) -> StoreTarget:
     """A fresh DuckLake on a new PostgreSQL database, data files under ``tmp_path``."""
     db = pg.create_database("nw_test")
-    return StoreTarget("ducklake", f"ducklake:postgres:{pg.conninfo(db)}", str(tmp_path / "lake-data"))
+    return StoreTarget(
+        "ducklake", f"ducklake:postgres:{pg.conninfo(db)}", str(tmp_path / "lake-data")
+    )
 
 
 @pytest.fixture(params=["duckdb", pytest.param("ducklake", marks=pytest.mark.postgres)])
@@ -170,16 +201,33 @@ def make_records(ids, *, source: str = "S", flagged: bool = True):
 
     out = []
     for i in ids:
-        flag = FlagResult(actors=("hamas",), allegations=("tunnel_network",), score=2.0,
-                          mentions=(Mention("actor", "hamas", "Hamas", "Hamas dug a tunnel.", 0, 5),
-                                    Mention("allegation", "tunnel_network", "tunnel", "Hamas dug a tunnel.", 12, 18)))
-        out.append(ArticleRecord(
-            article_id=f"a{i:04d}", url=f"https://n.example/{i}", canonical_url=f"https://n.example/{i}",
-            source=source, title=f"Story {i}", author=None, published_at=datetime(2026, 11, 1 + i % 20, 8),
-            fetched_at=datetime(2026, 11, 21), language="en", text=f"Hamas dug a tunnel, report {i}.",
-            summary=None, extraction="trafilatura", content_hash=f"h{i}",
-            flag=flag if flagged else FlagResult(),
-        ))
+        flag = FlagResult(
+            actors=("hamas",),
+            allegations=("tunnel_network",),
+            score=2.0,
+            mentions=(
+                Mention("actor", "hamas", "Hamas", "Hamas dug a tunnel.", 0, 5),
+                Mention("allegation", "tunnel_network", "tunnel", "Hamas dug a tunnel.", 12, 18),
+            ),
+        )
+        out.append(
+            ArticleRecord(
+                article_id=f"a{i:04d}",
+                url=f"https://n.example/{i}",
+                canonical_url=f"https://n.example/{i}",
+                source=source,
+                title=f"Story {i}",
+                author=None,
+                published_at=datetime(2026, 11, 1 + i % 20, 8),
+                fetched_at=datetime(2026, 11, 21),
+                language="en",
+                text=f"Hamas dug a tunnel, report {i}.",
+                summary=None,
+                extraction="trafilatura",
+                content_hash=f"h{i}",
+                flag=flag if flagged else FlagResult(),
+            )
+        )
     return out
 
 
@@ -188,7 +236,9 @@ def write_batches_worker(target: StoreTarget, batches: list[list[int]], barrier)
     store = target.store()
     store.migrate()  # open the lake (and load its extensions) before the race starts
     barrier.wait(timeout=120)
-    return sum(store.write_batch(make_records(b), run_id=f"w{os.getpid()}").articles_new for b in batches)
+    return sum(
+        store.write_batch(make_records(b), run_id=f"w{os.getpid()}").articles_new for b in batches
+    )
 
 
 def claim_worker(target: StoreTarget, owner: str, chunks: list[list[str]], barrier) -> list[str]:
@@ -225,7 +275,7 @@ def lease_once_worker(target: StoreTarget, key: str, barrier) -> str:
 def _child(fn, args, barrier, results, index) -> None:
     try:
         results.put((index, "ok", fn(*args, barrier)))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent
+    except BaseException as e:
         barrier.abort()
         results.put((index, "error", f"{type(e).__name__}: {e}"))
 
@@ -239,8 +289,10 @@ def run_in_processes(fn, arg_lists: list[tuple], timeout: float = 120) -> list:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(arg_lists))
     results = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(fn, args, barrier, results, i), daemon=True)
-             for i, args in enumerate(arg_lists)]
+    procs = [
+        ctx.Process(target=_child, args=(fn, args, barrier, results, i), daemon=True)
+        for i, args in enumerate(arg_lists)
+    ]
     for p in procs:
         p.start()
     out: dict[int, object] = {}

@@ -9,13 +9,12 @@ from email import policy
 import duckdb
 from aiosmtpd.controller import Controller
 
+from newsfixtures import build_site, site_sources, write_config
 from newswatch.config import load_config
 from newswatch.digest.deliver import send_digest
 from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.pipeline.run import run_pass
 from newswatch.store import Store
-
-from newsfixtures import build_site, site_sources, write_config
 
 
 class Inbox:
@@ -37,12 +36,27 @@ def test_immediate_digest_is_sent_at_the_end_of_the_pass(tmp_path):
     try:
         with build_site() as site:
             db = tmp_path / "a.duckdb"
-            cdir = write_config(tmp_path / "c", site_sources(site), db=db, settings={
-                "smtp": {"host": "127.0.0.1", "port": port, "tls": "none",
-                         "sender": "newswatch <nw@example.org>"},
-                "digests": [{"name": "arms", "recipients": ["oncall@example.org"], "immediate": True,
-                             "allegations": ["arms_transfer"]}],
-            })
+            cdir = write_config(
+                tmp_path / "c",
+                site_sources(site),
+                db=db,
+                settings={
+                    "smtp": {
+                        "host": "127.0.0.1",
+                        "port": port,
+                        "tls": "none",
+                        "sender": "newswatch <nw@example.org>",
+                    },
+                    "digests": [
+                        {
+                            "name": "arms",
+                            "recipients": ["oncall@example.org"],
+                            "immediate": True,
+                            "allegations": ["arms_transfer"],
+                        }
+                    ],
+                },
+            )
             config = load_config(cdir)
             first = run_pass(config)
             assert any(a.startswith("arms: sent") for a in first.alerts), first.alerts
@@ -68,9 +82,13 @@ def test_digest_lists_feeds_failing_for_more_than_a_day(tmp_path):
         cdir = write_config(tmp_path / "c", site_sources(site), db=db)
         run_pass(load_config(cdir))
     con = duckdb.connect(str(db))
-    con.execute("UPDATE sources SET failing_since = failing_since - INTERVAL 3 DAY WHERE name = 'Down Feed'")
+    con.execute(
+        "UPDATE sources SET failing_since = failing_since - INTERVAL 3 DAY WHERE name = 'Down Feed'"
+    )
     con.close()
-    digest = DigestSettings(name="d", recipients=["a@example.org"], immediate=True, backfill_days=365)
+    digest = DigestSettings(
+        name="d", recipients=["a@example.org"], immediate=True, backfill_days=365
+    )
     out = tmp_path / "d.eml"
     send_digest(Store(db), digest, SmtpSettings(), to_file=out)
     msg = email.message_from_bytes(out.read_bytes(), policy=policy.default)

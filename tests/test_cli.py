@@ -25,12 +25,25 @@ def db(tmp_path):
     store = Store(path)
     recs = [
         ArticleRecord(
-            article_id=f"a{i}", url=f"https://n.example/{i}", canonical_url=f"https://n.example/{i}",
-            source="N", title=f"Title {i}, with \"quotes\"", author=None,
-            published_at=datetime(2026, 11, i + 1), fetched_at=datetime(2026, 11, 20), language="en",
-            text="Hamas text", summary=None, extraction="trafilatura", content_hash="h",
-            flag=FlagResult(actors=("hamas",), allegations=(), score=1.5,
-                            mentions=(Mention("actor", "hamas", "Hamas", "Hamas text", 0, 5),)),
+            article_id=f"a{i}",
+            url=f"https://n.example/{i}",
+            canonical_url=f"https://n.example/{i}",
+            source="N",
+            title=f'Title {i}, with "quotes"',
+            author=None,
+            published_at=datetime(2026, 11, i + 1),
+            fetched_at=datetime(2026, 11, 20),
+            language="en",
+            text="Hamas text",
+            summary=None,
+            extraction="trafilatura",
+            content_hash="h",
+            flag=FlagResult(
+                actors=("hamas",),
+                allegations=(),
+                score=1.5,
+                mentions=(Mention("actor", "hamas", "Hamas", "Hamas text", 0, 5),),
+            ),
         )
         for i in range(3)
     ]
@@ -39,19 +52,45 @@ def db(tmp_path):
 
 
 def test_sql_json_is_one_array_of_objects(db):
-    r = runner.invoke(app, ["sql", "--db", db, "-f", "json",
-                            "SELECT article_id, actors, score FROM flags ORDER BY article_id"])
+    r = runner.invoke(
+        app,
+        [
+            "sql",
+            "--db",
+            db,
+            "-f",
+            "json",
+            "SELECT article_id, actors, score FROM flags ORDER BY article_id",
+        ],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data == [{"article_id": f"a{i}", "actors": ["hamas"], "score": 1.5} for i in range(3)]
 
 
 def test_sql_jsonl_csv_table(db):
-    r = runner.invoke(app, ["sql", "--db", db, "-f", "jsonl", "SELECT title, published_at FROM articles ORDER BY 1"])
+    r = runner.invoke(
+        app,
+        ["sql", "--db", db, "-f", "jsonl", "SELECT title, published_at FROM articles ORDER BY 1"],
+    )
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [x["title"] for x in lines] == ['Title 0, with "quotes"', 'Title 1, with "quotes"', 'Title 2, with "quotes"']
+    assert [x["title"] for x in lines] == [
+        'Title 0, with "quotes"',
+        'Title 1, with "quotes"',
+        'Title 2, with "quotes"',
+    ]
     assert lines[0]["published_at"] == "2026-11-01T00:00:00"
-    r = runner.invoke(app, ["sql", "--db", db, "-f", "csv", "SELECT title, actors FROM articles JOIN flags USING (article_id) ORDER BY 1"])
+    r = runner.invoke(
+        app,
+        [
+            "sql",
+            "--db",
+            db,
+            "-f",
+            "csv",
+            "SELECT title, actors FROM articles JOIN flags USING (article_id) ORDER BY 1",
+        ],
+    )
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["title", "actors"]
     assert rows[1] == ['Title 0, with "quotes"', '["hamas"]']
@@ -60,18 +99,23 @@ def test_sql_jsonl_csv_table(db):
 
 
 def test_sql_reads_query_from_stdin(db):
-    r = runner.invoke(app, ["sql", "--db", db, "-f", "json", "-"], input="SELECT count(*) AS n FROM mentions")
+    r = runner.invoke(
+        app, ["sql", "--db", db, "-f", "json", "-"], input="SELECT count(*) AS n FROM mentions"
+    )
     assert json.loads(r.stdout) == [{"n": 3}]
 
 
-@pytest.mark.parametrize("stmt", [
-    "INSERT INTO articles (article_id) VALUES ('x')",
-    "DELETE FROM articles",
-    "DROP TABLE flags",
-    "CREATE TABLE t AS SELECT 1",
-    "UPDATE sources SET url = 'x'",
-    "SELECT 1; DELETE FROM articles",
-])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "INSERT INTO articles (article_id) VALUES ('x')",
+        "DELETE FROM articles",
+        "DROP TABLE flags",
+        "CREATE TABLE t AS SELECT 1",
+        "UPDATE sources SET url = 'x'",
+        "SELECT 1; DELETE FROM articles",
+    ],
+)
 def test_sql_refuses_writes(db, stmt):
     r = runner.invoke(app, ["sql", "--db", db, stmt])
     assert r.exit_code != 0
@@ -98,5 +142,7 @@ def test_every_command_has_help_with_examples():
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "--help"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "newswatch" in out.stdout

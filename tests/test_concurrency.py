@@ -16,7 +16,6 @@ import time
 import duckdb
 
 from newsfixtures import page, rss, write_config
-
 from newswatch.demo.localsite import LocalSite
 
 READER = textwrap.dedent(
@@ -47,27 +46,63 @@ def test_readers_and_a_writer_in_separate_processes(tmp_path):
         items = []
         for i in range(n):
             path = f"/a/{i}.html"
-            site.add(path, page(f"Story number {i}", [f"Paragraph {j} of story {i} about the harbour works. " * 6
-                                                       for j in range(4)]))
+            site.add(
+                path,
+                page(
+                    f"Story number {i}",
+                    [f"Paragraph {j} of story {i} about the harbour works. " * 6 for j in range(4)],
+                ),
+            )
             items.append({"title": f"Story number {i}", "link": site.url(path)})
         site.add("/feed.xml", rss(items), content_type="application/rss+xml")
         db = tmp_path / "c.duckdb"
-        cdir = write_config(tmp_path / "c", [{"name": "Harbour", "url": site.url("/feed.xml")}], db=db,
-                            settings={"pipeline": {"batch_size": 4, "workers": 1}})
+        cdir = write_config(
+            tmp_path / "c",
+            [{"name": "Harbour", "url": site.url("/feed.xml")}],
+            db=db,
+            settings={"pipeline": {"batch_size": 4, "workers": 1}},
+        )
         script = tmp_path / "reader.py"
         script.write_text(READER)
         env = dict(os.environ, NEWSWATCH_ALLOW_PRIVATE_ADDRESSES="1")
-        writer = subprocess.Popen([sys.executable, "-m", "newswatch.cli", "run", "--config", str(cdir), "-q"],
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        readers = [subprocess.Popen([sys.executable, str(script), str(db), "12"], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "newswatch.cli", "run", "--config", str(cdir), "-q"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        readers = [
+            subprocess.Popen(
+                [sys.executable, str(script), str(db), "12"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
         # and the user's own command, while the pass runs
         sql_results = []
         t_end = time.time() + 8
         while time.time() < t_end and writer.poll() is None:
             if db.exists():
-                r = subprocess.run([sys.executable, "-m", "newswatch.cli", "sql", "--db", str(db), "-f", "json",
-                                    "SELECT count(*) AS n FROM articles"], env=env, capture_output=True, text=True)
+                r = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "newswatch.cli",
+                        "sql",
+                        "--db",
+                        str(db),
+                        "-f",
+                        "json",
+                        "SELECT count(*) AS n FROM articles",
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
                 sql_results.append((r.returncode, r.stdout, r.stderr))
         out, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from newsfixtures import write_config
 from newswatch.cli import app
 from newswatch.config import load_config, load_settings, load_sources
 from newswatch.errors import ConfigError
-
-from newsfixtures import write_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,12 +54,26 @@ def test_bad_environment_value_names_the_variable(tmp_path):
 @pytest.mark.parametrize(
     "content, entry, words",
     [
-        ("sources:\n  - name: A\n    url: https://a.example/feed\n  - name: B\n", "sources[1] (name: 'B').url", "missing"),
-        ("sources:\n  - name: A\n    url: ftp://a.example/feed\n", "sources[0] (name: 'A').url", "http"),
-        ("sources:\n  - name: A\n    url: https://a.example/f\n  - name: A\n    url: https://b.example/f\n",
-         "sources[1] (name: 'A')", "duplicate"),
-        ("sources:\n  - name: A\n    url: https://a.example/f\n    colour: red\n", "sources[0] (name: 'A').colour",
-         "unknown"),
+        (
+            "sources:\n  - name: A\n    url: https://a.example/feed\n  - name: B\n",
+            "sources[1] (name: 'B').url",
+            "missing",
+        ),
+        (
+            "sources:\n  - name: A\n    url: ftp://a.example/feed\n",
+            "sources[0] (name: 'A').url",
+            "http",
+        ),
+        (
+            "sources:\n  - name: A\n    url: https://a.example/f\n  - name: A\n    url: https://b.example/f\n",
+            "sources[1] (name: 'A')",
+            "duplicate",
+        ),
+        (
+            "sources:\n  - name: A\n    url: https://a.example/f\n    colour: red\n",
+            "sources[0] (name: 'A').colour",
+            "unknown",
+        ),
         ("sources:\n  - name: A\n   url: [\n", "line", "invalid YAML"),
         ("feeds: []\n", None, "sources:"),
     ],

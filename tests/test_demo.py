@@ -42,7 +42,10 @@ def test_demo_flags_the_seed_story_and_not_the_near_misses(demo_db):
     from newswatch.demo import demo_manifest
 
     manifest = demo_manifest()
-    rows = sql(demo_db, "SELECT a.canonical_url AS url, f.actors, f.allegations FROM articles a LEFT JOIN flags f USING (article_id)")
+    rows = sql(
+        demo_db,
+        "SELECT a.canonical_url AS url, f.actors, f.allegations FROM articles a LEFT JOIN flags f USING (article_id)",
+    )
     by_path = {re.sub(r"^https?://[^/]+", "", r["url"]): r for r in rows}
     articles = manifest["articles"]
     assert len(by_path) == len(articles)
@@ -55,7 +58,14 @@ def test_demo_flags_the_seed_story_and_not_the_near_misses(demo_db):
         if not want_actors and got_actors:
             misses.append((art["path"], "false flag", sorted(got_actors)))
         if not want_actors <= got_actors or not want_alleg <= got_alleg:
-            misses.append((art["path"], "missed", sorted(want_actors - got_actors), sorted(want_alleg - got_alleg)))
+            misses.append(
+                (
+                    art["path"],
+                    "missed",
+                    sorted(want_actors - got_actors),
+                    sorted(want_alleg - got_alleg),
+                )
+            )
     assert not misses, misses
 
 

@@ -45,13 +45,33 @@ def _mention(kind: str, entity: str, matched: str, sentence: str, field: str = "
     return Mention(kind, entity, matched, sentence, start, start + len(matched), field)
 
 
-def _article(aid: str, source: str, title: str, *, days_ago: float, actors=(), allegations=(),
-             mentions=(), score: float = 0.0, language: str = "en") -> ArticleRecord:
+def _article(
+    aid: str,
+    source: str,
+    title: str,
+    *,
+    days_ago: float,
+    actors=(),
+    allegations=(),
+    mentions=(),
+    score: float = 0.0,
+    language: str = "en",
+) -> ArticleRecord:
     return ArticleRecord(
-        article_id=aid, url=f"https://{source}.example/news/{aid}", canonical_url=f"https://{source}.example/news/{aid}",
-        source=source, title=title, author=None, published_at=NOW - dt.timedelta(days=days_ago),
-        fetched_at=NOW, language=language, text="(demo text)", summary=None, extraction="trafilatura",
-        content_hash=aid, flag=FlagResult(tuple(actors), tuple(allegations), tuple(mentions), score),
+        article_id=aid,
+        url=f"https://{source}.example/news/{aid}",
+        canonical_url=f"https://{source}.example/news/{aid}",
+        source=source,
+        title=title,
+        author=None,
+        published_at=NOW - dt.timedelta(days=days_ago),
+        fetched_at=NOW,
+        language=language,
+        text="(demo text)",
+        summary=None,
+        extraction="trafilatura",
+        content_hash=aid,
+        flag=FlagResult(tuple(actors), tuple(allegations), tuple(mentions), score),
     )
 
 
@@ -63,31 +83,76 @@ S4 = "The syndicated copy: Hamas expanded its tunnel network, officials said."
 def demo_records() -> list[ArticleRecord]:
     """Invented articles: nothing here is real reporting."""
     return [
-        _article("a1", "outlet-a", "North Korea helped Hezbollah dig tunnels, report says", days_ago=1,
-                 actors=("north_korea", "hezbollah"), allegations=("tunnel_technology_transfer",),
-                 mentions=(_mention("actor", "north_korea", "North Korea", S1),
-                           _mention("actor", "hezbollah", "Hezbollah", S1),
-                           _mention("allegation", "tunnel_technology_transfer", "build a tunnel network", S1)),
-                 score=5.0),
-        _article("a2", "outlet-b", HOSTILE, days_ago=2, actors=("hamas",), allegations=("tunnel_network",),
-                 mentions=(_mention("actor", "hamas", "Hamas", "Hamas fighters used the tunnel network."),
-                           _mention("allegation", "tunnel_network", "tunnel network",
-                                    "Hamas fighters used the tunnel network.")),
-                 score=3.0),
-        _article("a3", "outlet-c", "Hamas tunnels grew with Iranian help", days_ago=3,
-                 actors=("hamas", "iran"), allegations=("tunnel_network",),
-                 mentions=(_mention("actor", "hamas", "Hamas", S3), _mention("actor", "iran", "Iran", S3),
-                           _mention("allegation", "tunnel_network", "tunnel network", S3)),
-                 score=4.0),
+        _article(
+            "a1",
+            "outlet-a",
+            "North Korea helped Hezbollah dig tunnels, report says",
+            days_ago=1,
+            actors=("north_korea", "hezbollah"),
+            allegations=("tunnel_technology_transfer",),
+            mentions=(
+                _mention("actor", "north_korea", "North Korea", S1),
+                _mention("actor", "hezbollah", "Hezbollah", S1),
+                _mention("allegation", "tunnel_technology_transfer", "build a tunnel network", S1),
+            ),
+            score=5.0,
+        ),
+        _article(
+            "a2",
+            "outlet-b",
+            HOSTILE,
+            days_ago=2,
+            actors=("hamas",),
+            allegations=("tunnel_network",),
+            mentions=(
+                _mention("actor", "hamas", "Hamas", "Hamas fighters used the tunnel network."),
+                _mention(
+                    "allegation",
+                    "tunnel_network",
+                    "tunnel network",
+                    "Hamas fighters used the tunnel network.",
+                ),
+            ),
+            score=3.0,
+        ),
+        _article(
+            "a3",
+            "outlet-c",
+            "Hamas tunnels grew with Iranian help",
+            days_ago=3,
+            actors=("hamas", "iran"),
+            allegations=("tunnel_network",),
+            mentions=(
+                _mention("actor", "hamas", "Hamas", S3),
+                _mention("actor", "iran", "Iran", S3),
+                _mention("allegation", "tunnel_network", "tunnel network", S3),
+            ),
+            score=4.0,
+        ),
         # a syndicated copy of a3 (same story once clustering has run)
-        _article("a4", "outlet-d", "Hamas tunnels grew with Iranian help (wire)", days_ago=3,
-                 actors=("hamas",), allegations=("tunnel_network",),
-                 mentions=(_mention("actor", "hamas", "Hamas", S4),
-                           _mention("allegation", "tunnel_network", "tunnel network", S4)),
-                 score=2.0),
-        _article("a5", "outlet-a", "Iran's foreign minister visits neighbours", days_ago=4,
-                 actors=("iran",), mentions=(_mention("actor", "iran", "Iran", "Iran sent its minister."),),
-                 score=1.0, language="fr"),
+        _article(
+            "a4",
+            "outlet-d",
+            "Hamas tunnels grew with Iranian help (wire)",
+            days_ago=3,
+            actors=("hamas",),
+            allegations=("tunnel_network",),
+            mentions=(
+                _mention("actor", "hamas", "Hamas", S4),
+                _mention("allegation", "tunnel_network", "tunnel network", S4),
+            ),
+            score=2.0,
+        ),
+        _article(
+            "a5",
+            "outlet-a",
+            "Iran's foreign minister visits neighbours",
+            days_ago=4,
+            actors=("iran",),
+            mentions=(_mention("actor", "iran", "Iran", "Iran sent its minister."),),
+            score=1.0,
+            language="fr",
+        ),
         _article("a6", "outlet-b", "Weather: a mild week ahead", days_ago=1),  # not flagged
     ]
 
@@ -107,9 +172,13 @@ def store(tmp_path: Path) -> Store:
 
 
 def digest(**kw) -> DigestSettings:
-    base = {"name": "daily", "recipients": ("alice@example.org", "bob@example.org"),
-            "schedule": "0 7 * * *", "timezone": "Europe/Berlin",
-            "actors": ("north_korea", "hezbollah", "hamas", "iran")}
+    base = {
+        "name": "daily",
+        "recipients": ("alice@example.org", "bob@example.org"),
+        "schedule": "0 7 * * *",
+        "timezone": "Europe/Berlin",
+        "actors": ("north_korea", "hezbollah", "hamas", "iran"),
+    }
     return DigestSettings(**{**base, **kw})
 
 
@@ -154,23 +223,57 @@ def cert(tmp_path_factory) -> tuple[str, str]:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
     except ImportError:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                        "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout",
+                str(key),
+                "-out",
+                str(crt),
+            ],
+            check=True,
+            capture_output=True,
+        )
         return str(crt), str(key)
     k = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-         .not_valid_after(now + dt.timedelta(days=2))
-         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                     x509.DNSName("localhost")]), critical=False)
-         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-         .sign(k, hashes.SHA256()))
+    c = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(k.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(k, hashes.SHA256())
+    )
     crt.write_bytes(c.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+    key.write_bytes(
+        k.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(crt), str(key)
 
 
@@ -184,8 +287,16 @@ class Server:
         self.controller.stop()
 
     def smtp(self, **kw) -> SmtpSettings:
-        return SmtpSettings(**{"host": "127.0.0.1", "port": self.port, "tls": "none", "sender": SENDER,
-                               "timeout_seconds": 5, **kw})
+        return SmtpSettings(
+            **{
+                "host": "127.0.0.1",
+                "port": self.port,
+                "tls": "none",
+                "sender": SENDER,
+                "timeout_seconds": 5,
+                **kw,
+            }
+        )
 
 
 @pytest.fixture
@@ -225,7 +336,9 @@ def test_digest_arrives_grouped_ordered_highlighted_with_chart(store, server):
     assert msg.get_content_type() == "multipart/alternative"
     text, html = parts(msg)
     # one item per story, best score first: a1 (5), a3+a4 (4), a2 (3), a5 (1)
-    order = [html.index(t) for t in ("dig tunnels", "Iranian help", "Tunnel &lt;img", "foreign minister")]
+    order = [
+        html.index(t) for t in ("dig tunnels", "Iranian help", "Tunnel &lt;img", "foreign minister")
+    ]
     assert order == sorted(order)
     assert "(wire)" not in html and "also reported by 1 outlet: outlet-d" in html
     assert "Also reported by 1 outlet: outlet-d" in text
@@ -267,10 +380,15 @@ def test_starttls_with_authentication(store, server, cert, monkeypatch):
         logins.append(auth_data.login)
         return AuthResult(success=ok, handled=False)
 
-    srv = server(tls_context=ctx, require_starttls=True, authenticator=authenticator, auth_required=True)
+    srv = server(
+        tls_context=ctx, require_starttls=True, authenticator=authenticator, auth_required=True
+    )
     settings = srv.smtp(tls="starttls", user="nw", ca_file=crt)
     monkeypatch.setenv("NEWSWATCH_SMTP_PASSWORD", "wrong")
-    with pytest.raises(DeliveryError, match=r"digest .daily.: SMTP 127\.0\.0\.1:\d+: authentication as 'nw' refused"):
+    with pytest.raises(
+        DeliveryError,
+        match=r"digest .daily.: SMTP 127\.0\.0\.1:\d+: authentication as 'nw' refused",
+    ):
         send_digest(store, digest(), settings, now=NOW)
     assert delivered(store) == set()
     monkeypatch.setenv("NEWSWATCH_SMTP_PASSWORD", "s3cret")
@@ -296,26 +414,37 @@ def test_server_stops_midway_nothing_lost_nothing_twice(store, server):
     with pytest.raises(DeliveryError) as e:
         send_digest(store, digest(recipients=recipients), first.smtp(), now=NOW)
     msg = str(e.value)
-    assert f"127.0.0.1:{first.port}" in msg and "bob@example.org" in msg and "carol@example.org" in msg
+    assert (
+        f"127.0.0.1:{first.port}" in msg and "bob@example.org" in msg and "carol@example.org" in msg
+    )
     first.stop()
     assert len(first.handler.messages) == 1
     assert {r for r, _ in delivered(store)} == {"alice@example.org"}
     # the server is down: a clear error, nothing marked
-    with pytest.raises(DeliveryError, match=rf"127\.0\.0\.1:{first.port}: cannot connect: connection refused"):
+    with pytest.raises(
+        DeliveryError, match=rf"127\.0\.0\.1:{first.port}: cannot connect: connection refused"
+    ):
         send_digest(store, digest(recipients=recipients), first.smtp(), now=NOW)
     # back up: only the pending recipients get their mail, alice gets nothing twice
     second = server()
     result = send_digest(store, digest(recipients=recipients), second.smtp(), now=NOW)
     assert [m.recipient for m in result.messages] == ["bob@example.org", "carol@example.org"]
     assert second.handler.to("alice@example.org") == []
-    assert len(second.handler.to("bob@example.org")) == 1 and len(second.handler.to("carol@example.org")) == 1
+    assert (
+        len(second.handler.to("bob@example.org")) == 1
+        and len(second.handler.to("carol@example.org")) == 1
+    )
     assert len(delivered(store)) == 3 * 5
-    assert send_digest(store, digest(recipients=recipients), second.smtp(), now=NOW).status == "empty"
+    assert (
+        send_digest(store, digest(recipients=recipients), second.smtp(), now=NOW).status == "empty"
+    )
 
 
 def test_refused_message_marks_nothing(store, server):
     srv = server(Recorder(refuse=True))
-    with pytest.raises(DeliveryError, match=r"message to alice@example.org refused: 550 5.7.1 Message rejected"):
+    with pytest.raises(
+        DeliveryError, match=r"message to alice@example.org refused: 550 5.7.1 Message rejected"
+    ):
         send_digest(store, digest(), srv.smtp(), now=NOW)
     assert delivered(store) == set()
     with store.reader() as con:
@@ -326,9 +455,16 @@ def test_new_items_and_followups_of_sent_stories(store, server):
     srv = server()
     d = digest(recipients=("alice@example.org",))
     send_digest(store, d, srv.smtp(), now=NOW)
-    late = _article("a7", "outlet-e", "Late copy of the tunnel story", days_ago=0, actors=("hamas",),
-                    allegations=("tunnel_network",), score=2.5,
-                    mentions=(_mention("actor", "hamas", "Hamas", "Hamas dug again."),))
+    late = _article(
+        "a7",
+        "outlet-e",
+        "Late copy of the tunnel story",
+        days_ago=0,
+        actors=("hamas",),
+        allegations=("tunnel_network",),
+        score=2.5,
+        mentions=(_mention("actor", "hamas", "Hamas", "Hamas dug again."),),
+    )
     store.write_batch([late])
     with store.writer() as con:
         con.execute("UPDATE articles SET story_id = 'a3' WHERE article_id = 'a7'")
@@ -340,7 +476,9 @@ def test_new_items_and_followups_of_sent_stories(store, server):
 
 def test_filters_and_max_items(store):
     with store.reader() as con:
-        ids = lambda **kw: [it.article_id for it in pending_items(con, digest(**kw), "x@example.org", now=NOW)]
+        ids = lambda **kw: [
+            it.article_id for it in pending_items(con, digest(**kw), "x@example.org", now=NOW)
+        ]
         assert ids() == ["a1", "a3", "a2", "a5"]
         assert ids(include_actor_only=False) == ["a1", "a3", "a2"]
         assert ids(actors=("iran",)) == ["a3", "a5"]
@@ -367,7 +505,9 @@ def test_max_items_leaves_the_rest_pending(store, server):
 
 
 def test_empty_period_sends_nothing_unless_send_empty(tmp_path, server):
-    store = make_db(tmp_path / "empty.duckdb", records=[_article("z", "outlet-a", "Nothing", days_ago=1)])
+    store = make_db(
+        tmp_path / "empty.duckdb", records=[_article("z", "outlet-a", "Nothing", days_ago=1)]
+    )
     srv = server()
     assert send_digest(store, digest(), srv.smtp(), now=NOW).status == "empty"
     assert srv.handler.messages == []
@@ -391,20 +531,35 @@ def test_dry_run_and_to_file_change_nothing(store, server, tmp_path):
     msg = email.message_from_bytes(out.read_bytes(), policy=policy.default)
     assert msg["To"] == "alice@example.org, bob@example.org"
     assert [p.get_content_type() for p in msg.walk()] == [
-        "multipart/alternative", "text/plain", "multipart/related", "text/html", "image/png"]
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+        "image/png",
+    ]
     assert srv.handler.messages == [] and store.path.read_bytes() == before
 
 
 def test_schedule_and_immediate(store, server):
     srv = server()
-    settings = DigestsConfig(smtp=srv.smtp(), digests=[
-        digest(name="morning", schedule="0 7 * * *", recipients=("alice@example.org",)),
-        digest(name="now", immediate=True, schedule=None, recipients=("bob@example.org",),
-               actors=("hamas",)),
-    ])
+    settings = DigestsConfig(
+        smtp=srv.smtp(),
+        digests=[
+            digest(name="morning", schedule="0 7 * * *", recipients=("alice@example.org",)),
+            digest(
+                name="now",
+                immediate=True,
+                schedule=None,
+                recipients=("bob@example.org",),
+                actors=("hamas",),
+            ),
+        ],
+    )
     at = dt.datetime(2030, 1, 1, 12, 0)  # 13:00 in Berlin
     assert is_due(settings.digests[0], None, at)
-    assert not is_due(settings.digests[0], dt.datetime(2030, 1, 1, 6, 30), at)  # ran after 07:00 CET
+    assert not is_due(
+        settings.digests[0], dt.datetime(2030, 1, 1, 6, 30), at
+    )  # ran after 07:00 CET
     assert is_due(settings.digests[0], dt.datetime(2030, 1, 1, 5, 59), at)
     only = send_due_digests(store, settings, immediate_only=True, now=NOW)
     assert [(r.name, r.status) for r in only] == [("now", "sent")]
@@ -433,7 +588,9 @@ def test_settings_validation_and_yaml(tmp_path):
     )
     smtp, digests = load_digest_settings(tmp_path)
     assert smtp.effective_port == 587 and [d.name for d in digests] == ["weekly", "alerts"]
-    (tmp_path / "newswatch.yaml").write_text("digests:\n  - {name: w, recipients: [nobody], schedule: '@daily'}\n")
+    (tmp_path / "newswatch.yaml").write_text(
+        "digests:\n  - {name: w, recipients: [nobody], schedule: '@daily'}\n"
+    )
     with pytest.raises(ConfigError, match=r"digests\[0\] \(name: 'w'\)\.recipients"):
         load_digest_settings(tmp_path)
 
@@ -475,14 +632,22 @@ def test_cli(store, server, tmp_path):
     eml = tmp_path / "d.eml"
     r = runner.invoke(app, [*base, "--to-file", str(eml)])
     assert r.exit_code == 0 and "nothing marked delivered" in r.output
-    assert email.message_from_bytes(eml.read_bytes(), policy=policy.default)["X-Newswatch-Digest"] == "daily"
+    assert (
+        email.message_from_bytes(eml.read_bytes(), policy=policy.default)["X-Newswatch-Digest"]
+        == "daily"
+    )
     assert delivered(store) == set() and srv.handler.messages == []
     r = runner.invoke(app, [*base, "--name", "daily"])
     assert r.exit_code == 0 and "daily: sent 4 item(s) to alice@example.org" in r.output
     srv.stop()
-    store.write_batch([_article("a8", "outlet-a", "Another tunnel", days_ago=0, actors=("hamas",), score=1)])
+    store.write_batch(
+        [_article("a8", "outlet-a", "Another tunnel", days_ago=0, actors=("hamas",), score=1)]
+    )
     r = runner.invoke(app, [*base, "--name", "daily"])
     assert r.exit_code == 1
-    assert r.stderr.startswith("Error: digest 'daily': SMTP 127.0.0.1:") and "connection refused" in r.stderr
+    assert (
+        r.stderr.startswith("Error: digest 'daily': SMTP 127.0.0.1:")
+        and "connection refused" in r.stderr
+    )
     r = runner.invoke(app, [*base, "--name", "nope"])
     assert r.exit_code == 2 and "no digest named 'nope'" in r.stderr

@@ -23,7 +23,11 @@ from newswatch.flagging.watchlist import load_watchlist
 ROOT = Path(__file__).parent.parent
 EVAL = ROOT / "tests" / "eval"
 CONFIG = ROOT / "config"
-FLOORS = {("micro", "actors"): 0.95, ("micro", "allegations"): 0.85, ("per_language", "actors"): 0.85}
+FLOORS = {
+    ("micro", "actors"): 0.95,
+    ("micro", "allegations"): 0.85,
+    ("per_language", "actors"): 0.85,
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +65,12 @@ def test_thresholds_catch_a_weaker_watchlist(tmp_path):
     # the same watchlist without its Korean aliases must fail the per-language threshold
     wl = load_watchlist(CONFIG / "watchlist.yaml")
     weak = wl.model_copy(
-        update={"actors": tuple(a.model_copy(update={"aliases": {k: v for k, v in a.aliases.items() if k != "ko"}}) for a in wl.actors)}
+        update={
+            "actors": tuple(
+                a.model_copy(update={"aliases": {k: v for k, v in a.aliases.items() if k != "ko"}})
+                for a in wl.actors
+            )
+        }
     )
     rep = evaluate(EVAL, Matcher(weak))
     failures = check_thresholds(rep, load_thresholds(EVAL / "thresholds.yaml"))
@@ -96,7 +105,11 @@ runner = CliRunner()
 
 
 def test_flag_stdin_json(app):
-    r = runner.invoke(app, ["flag", "--config", str(CONFIG), "-"], input="North Korea helped Hezbollah dig tunnels, the report said.\n")
+    r = runner.invoke(
+        app,
+        ["flag", "--config", str(CONFIG), "-"],
+        input="North Korea helped Hezbollah dig tunnels, the report said.\n",
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["path"] == "-" and d["language"] == "en"
@@ -108,7 +121,9 @@ def test_flag_stdin_json(app):
         ("allegation", "tunnel_network", "tunnels"),
         ("allegation", "tunnel_technology_transfer", "tunnels"),
     ]
-    assert {x["sentence"] for x in d["mentions"]} == {"North Korea helped Hezbollah dig tunnels, the report said."}
+    assert {x["sentence"] for x in d["mentions"]} == {
+        "North Korea helped Hezbollah dig tunnels, the report said."
+    }
 
 
 def test_flag_several_paths_jsonl_in_order_and_html(app, tmp_path):
@@ -130,13 +145,17 @@ def test_flag_several_paths_jsonl_in_order_and_html(app, tmp_path):
 
 
 def test_flag_table_and_errors(app, tmp_path, monkeypatch):
-    r = runner.invoke(app, ["flag", "-c", str(CONFIG), "-f", "table", "-"], input="Hamas denied it.")
+    r = runner.invoke(
+        app, ["flag", "-c", str(CONFIG), "-f", "table", "-"], input="Hamas denied it."
+    )
     assert r.exit_code == 0 and "hamas" in r.stdout and "Hamas denied it." in r.stdout
     r = runner.invoke(app, ["flag", "-c", str(CONFIG), str(tmp_path / "missing.txt")])
     assert r.exit_code == 1 and r.stderr.startswith("Error: ") and "missing.txt" in r.stderr
     bad = tmp_path / "cfg"
     bad.mkdir()
-    (bad / "watchlist.yaml").write_text("actors:\n  - id: x\n    name: X\n    aliases: {en: ['']}\n", encoding="utf-8")
+    (bad / "watchlist.yaml").write_text(
+        "actors:\n  - id: x\n    name: X\n    aliases: {en: ['']}\n", encoding="utf-8"
+    )
     r = runner.invoke(app, ["flag", "-c", str(bad), "-"], input="x")
     assert r.exit_code == 2
     assert r.stderr.strip() == (
@@ -160,7 +179,11 @@ def test_eval_command_passes_and_fails_on_thresholds(app, tmp_path):
     weak = tmp_path / "cfg"
     weak.mkdir()
     # tunnel_network now only counts near Iran: its recall drops
-    text = (CONFIG / "watchlist.yaml").read_text(encoding="utf-8").replace("actors: [hamas, hezbollah]", "actors: [iran]")
+    text = (
+        (CONFIG / "watchlist.yaml")
+        .read_text(encoding="utf-8")
+        .replace("actors: [hamas, hezbollah]", "actors: [iran]")
+    )
     (weak / "watchlist.yaml").write_text(text, encoding="utf-8")
     r = runner.invoke(app, ["eval", "-c", str(weak), "-t", str(strict), str(EVAL / "en.jsonl")])
     assert r.exit_code == 1

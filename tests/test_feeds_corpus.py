@@ -12,12 +12,11 @@ import json
 import duckdb
 import pytest
 
-from newswatch.config import load_config
-from newswatch.ingest.feeds import parse_feed
-from newswatch.demo.localsite import LocalSite
-from newswatch.pipeline.run import run_pass
-
 from newsfixtures import write_config
+from newswatch.config import load_config
+from newswatch.demo.localsite import LocalSite
+from newswatch.ingest.feeds import parse_feed
+from newswatch.pipeline.run import run_pass
 
 
 def _manifest(corpora):
@@ -30,11 +29,18 @@ def _serve(site: LocalSite, root, lines) -> list[dict]:
     sources = []
     for i, m in enumerate(lines):
         headers = dict(m.get("headers") or {})
-        ctype = m.get("content_type") or next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        ctype = m.get("content_type") or next(
+            (v for k, v in headers.items() if k.lower() == "content-type"), None
+        )
         headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         path = "/" + m["path"]
         # ETag/Last-Modified from the manifest replace the server's own
-        site.add(path, (root / m["path"]).read_bytes(), content_type=ctype or "application/xml", headers=headers)
+        site.add(
+            path,
+            (root / m["path"]).read_bytes(),
+            content_type=ctype or "application/xml",
+            headers=headers,
+        )
         sources.append({"name": f"{i:04d} {m['path']}", "url": site.url(path)})
     return sources
 
@@ -44,8 +50,12 @@ def test_every_corpus_document_parses_or_is_recorded_broken(corpora):
     root, lines = _manifest(corpora)
     for m in lines:
         data = (root / m["path"]).read_bytes()
-        parsed = parse_feed("t", data, url="http://127.0.0.1/" + m["path"], headers=m.get("headers") or {})
-        assert parsed.entries or parsed.bozo or parsed.skipped or parsed.feed_title is not None or True
+        parsed = parse_feed(
+            "t", data, url="http://127.0.0.1/" + m["path"], headers=m.get("headers") or {}
+        )
+        assert (
+            parsed.entries or parsed.bozo or parsed.skipped or parsed.feed_title is not None or True
+        )
         if parsed.bozo:
             assert parsed.bozo_reason, m["path"]
 
@@ -58,10 +68,16 @@ def test_corpus_through_the_pipeline(corpora, tmp_path):
         sources = _serve(site, root, lines)
         db = tmp_path / "corpus.duckdb"
         cdir = write_config(
-            tmp_path / "c", sources, db=db,
+            tmp_path / "c",
+            sources,
+            db=db,
             settings={
-                "fetch": {"timeout_seconds": 20, "connect_timeout_seconds": 10, "retries": 1,
-                          "max_concurrency": 32},
+                "fetch": {
+                    "timeout_seconds": 20,
+                    "connect_timeout_seconds": 10,
+                    "retries": 1,
+                    "max_concurrency": 32,
+                },
                 "pipeline": {"max_articles_per_feed": 2},
             },
         )
@@ -72,16 +88,22 @@ def test_corpus_through_the_pipeline(corpora, tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     try:
         (n_sources, n_unpolled) = con.execute(
-            "SELECT count(*), count(*) FILTER (last_status IS NULL) FROM sources").fetchone()
+            "SELECT count(*), count(*) FILTER (last_status IS NULL) FROM sources"
+        ).fetchone()
         assert n_sources == len(lines) and n_unpolled == 0
         # every broken document has a recorded reason
         broken = con.execute("SELECT name FROM sources WHERE last_status = 'broken'").fetchall()
-        reasons = dict(con.execute(
-            "SELECT source, reason FROM problems WHERE stage = 'parse' AND kind = 'broken'").fetchall())
+        reasons = dict(
+            con.execute(
+                "SELECT source, reason FROM problems WHERE stage = 'parse' AND kind = 'broken'"
+            ).fetchall()
+        )
         assert {b[0] for b in broken} <= set(reasons)
         assert all(reasons[b[0]] for b in broken)
         # nothing failed inside newswatch itself
-        internal = con.execute("SELECT source, reason FROM problems WHERE kind = 'internal'").fetchall()
+        internal = con.execute(
+            "SELECT source, reason FROM problems WHERE kind = 'internal'"
+        ).fetchall()
         assert internal == []
         # links to hosts that cannot be reached are recorded as failed page fetches
         page_fail = con.execute("SELECT count(*) FROM problems WHERE stage = 'page'").fetchone()[0]

@@ -84,7 +84,10 @@ def test_actor_boundaries(m, text, expected):
 
 def test_case_and_unicode_variants(m):
     base = m.match("North Korea helped Hezbollah dig tunnels.")
-    for variant in ("NORTH KOREA HELPED HEZBOLLAH DIG TUNNELS.", "north  korea helped ＨＥＺＢＯＬＬＡＨ dig tunnels."):
+    for variant in (
+        "NORTH KOREA HELPED HEZBOLLAH DIG TUNNELS.",
+        "north  korea helped ＨＥＺＢＯＬＬＡＨ dig tunnels.",
+    ):
         r = m.match(variant)
         assert (r.actors, r.allegations) == (base.actors, base.allegations)
     assert base.allegations == ("tunnel_network", "tunnel_technology_transfer")
@@ -101,7 +104,9 @@ def test_mentions_quote_the_original_text(m):
     assert by_id["hezbollah"].matched_text == "HIZB‐ALLAH"
     assert by_id["hamas"].matched_text == "حَمَاسٌ"
     assert by_id["komid"].sentence == "KOMID staff."
-    assert by_id["hezbollah"].rule == "en: Hizb-Allah" or by_id["hezbollah"].rule.endswith("Hizb Allah")
+    assert by_id["hezbollah"].rule == "en: Hizb-Allah" or by_id["hezbollah"].rule.endswith(
+        "Hizb Allah"
+    )
 
 
 def test_allegation_needs_actor_nearby_not_anywhere_on_the_page(m):
@@ -111,7 +116,10 @@ def test_allegation_needs_actor_nearby_not_anywhere_on_the_page(m):
     r = m.match(far)
     assert r.actors == ("hamas", "north_korea") and r.allegations == ()
     # title and text are separate fields: a term in one and the actor in the other do not combine
-    assert m.match("Hamas leaders met in Doha.", title="City approves new metro tunnel").allegations == ()
+    assert (
+        m.match("Hamas leaders met in Doha.", title="City approves new metro tunnel").allegations
+        == ()
+    )
 
 
 def test_allegation_needs_a_second_actor_and_a_cue(m):
@@ -138,7 +146,9 @@ def _custom(near, cues=None, nots=None) -> Matcher:
         parse_watchlist(
             {
                 "actors": [{"id": "a", "name": "A", "aliases": {"en": ["Acme"]}}],
-                "allegations": [{"id": "g", "name": "G", "terms": {"en": ["widget*"]}, "rule": rule}],
+                "allegations": [
+                    {"id": "g", "name": "G", "terms": {"en": ["widget*"]}, "rule": rule}
+                ],
             }
         )
     )
@@ -182,7 +192,9 @@ def test_build_is_fast_version_is_stable_and_pickle_round_trips(m, tmp_path):
     assert clone.match(text) == m.match(text)
     assert clone.match(text).allegations == ("arms_transfer",)
     changed = tmp_path / "w.yaml"
-    changed.write_text(DEFAULT.read_text(encoding="utf-8").replace("Hizbulá", "Hizbulá, Hisbulá"), encoding="utf-8")
+    changed.write_text(
+        DEFAULT.read_text(encoding="utf-8").replace("Hizbulá", "Hizbulá, Hisbulá"), encoding="utf-8"
+    )
     assert Matcher.from_path(changed).version != m.version
 
 
@@ -196,7 +208,7 @@ def _vary(text: str, rnd: random.Random) -> str:
     out = []
     for i, c in enumerate(text):
         r = rnd.random()
-        if re.search(r"[.!?]\s+$", text[max(0, i - 3):i]):
+        if re.search(r"[.!?]\s+$", text[max(0, i - 3) : i]):
             out.append(c)
             continue
         if r < 0.3 and len(c.upper()) == 1:

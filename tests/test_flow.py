@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from flows.poll import poll_flow
 
 from newsfixtures import build_site, site_sources, write_config
@@ -30,7 +29,9 @@ def test_poll_flow_runs_a_pass_and_publishes_its_summary(prefect_harness, tmp_pa
 
 
 def test_poll_flow_fails_fast_on_bad_configuration(prefect_harness, tmp_path):
-    cdir = write_config(tmp_path / "c", [{"name": "A", "url": "https://a.example/f"}], db=tmp_path / "x.duckdb")
+    cdir = write_config(
+        tmp_path / "c", [{"name": "A", "url": "https://a.example/f"}], db=tmp_path / "x.duckdb"
+    )
     (cdir / "sources.yaml").write_text("sources:\n  - name: A\n")
     state = poll_flow(str(cdir), return_state=True)
     assert state.is_failed()

@@ -11,11 +11,10 @@ import time
 
 import duckdb
 
+from newsfixtures import build_site, site_sources, write_config
 from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
 from newswatch.store import is_lock_error
-
-from newsfixtures import build_site, site_sources, write_config
 
 
 def _count(db, sql="SELECT count(*) FROM articles"):
@@ -47,12 +46,15 @@ def test_kill_mid_pass_then_rerun(tmp_path):
 
         site.add_handler("/wire/metro.html", slow)
         db = tmp_path / "k.duckdb"
-        cdir = write_config(tmp_path / "c", site_sources(site), db=db,
-                            settings={"pipeline": {"batch_size": 1}})
+        cdir = write_config(
+            tmp_path / "c", site_sources(site), db=db, settings={"pipeline": {"batch_size": 1}}
+        )
         env = dict(os.environ, NEWSWATCH_ALLOW_PRIVATE_ADDRESSES="1")
         proc = subprocess.Popen(
             [sys.executable, "-m", "newswatch.cli", "run", "--config", str(cdir), "--quiet"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         try:
             deadline = time.time() + 60

@@ -84,9 +84,12 @@ class PostgresPrefectServer(LocalPrefectServer):
 def _article(i: int, j: int) -> str:
     return page(
         f"Harbour bulletin {i}-{j}",
-        [f"Bulletin {i}-{j}: the harbour authority of district {i} reported on berth {j} today. "
-         f"Crews in district {i} moved {i * 7 + j} containers and cleared the channel. " * 3,
-         f"Inspectors said the works at pier {j} of district {i} would finish before winter. " * 2],
+        [
+            f"Bulletin {i}-{j}: the harbour authority of district {i} reported on berth {j} today. "
+            f"Crews in district {i} moved {i * 7 + j} containers and cleared the channel. " * 3,
+            f"Inspectors said the works at pier {j} of district {i} would finish before winter. "
+            * 2,
+        ],
         sidebar=False,
     )
 
@@ -100,7 +103,9 @@ def _publish(site: LocalSite, editions: int) -> None:
             if path not in site.routes:
                 site.add(path, _article(i, j))
             items.append({"title": f"Harbour bulletin {i}-{j}", "link": site.url(path)})
-        site.add(f"/f/{i}.xml", rss(items, title=f"District {i}"), content_type="application/rss+xml")
+        site.add(
+            f"/f/{i}.xml", rss(items, title=f"District {i}"), content_type="application/rss+xml"
+        )
 
 
 def _feed_hits(site: LocalSite) -> Counter[str]:
@@ -122,7 +127,9 @@ def _descendants(pid: int) -> list[int]:
 
 def _cmdline(pid: int) -> str:
     with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     return ""
 
 
@@ -147,8 +154,15 @@ def procs():
 
     def start(cmd: list[str], *, env: dict[str, str], log: Path) -> subprocess.Popen:
         with open(log, "ab") as out:
-            p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+            p = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         started.append(p)
         return p
 
@@ -163,7 +177,9 @@ class Api:
         self.http = httpx.Client(base_url=url, timeout=15)
 
     def run(self, deployment_id: str, **parameters) -> str:
-        r = self.http.post(f"/deployments/{deployment_id}/create_flow_run", json={"parameters": parameters})
+        r = self.http.post(
+            f"/deployments/{deployment_id}/create_flow_run", json={"parameters": parameters}
+        )
         r.raise_for_status()
         return r.json()["id"]
 
@@ -172,7 +188,9 @@ class Api:
         r.raise_for_status()
         return r.json()["state_type"]
 
-    def wait(self, run_ids: list[str], timeout: float, logs: list[Path], states=("COMPLETED",)) -> None:
+    def wait(
+        self, run_ids: list[str], timeout: float, logs: list[Path], states=("COMPLETED",)
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got = {r: self.state(r) for r in run_ids}
@@ -182,7 +200,9 @@ class Api:
             if all(s in states for s in got.values()):
                 return
             time.sleep(0.5)
-        tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in logs if p.exists())
+        tails = "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in logs if p.exists()
+        )
         pytest.fail(f"flow runs did not complete: {got}\n{tails}")
 
 
@@ -197,9 +217,24 @@ class SqlWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            r = subprocess.run([sys.executable, "-m", "newswatch.cli", "sql", "--db", self.db, "-f", "json",
-                                "SELECT count(*) AS n FROM articles"],
-                               env=self.env, capture_output=True, text=True, timeout=120, check=False)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "newswatch.cli",
+                    "sql",
+                    "--db",
+                    self.db,
+                    "-f",
+                    "json",
+                    "SELECT count(*) AS n FROM articles",
+                ],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             n = json.loads(r.stdout)[0]["n"] if r.returncode == 0 else None
             self.answers.append((r.returncode, n, r.stderr[-500:]))
             self.stop.wait(1.0)  # a user's queries, not a load test: leave the cores to the workers
@@ -210,7 +245,9 @@ class SqlWatcher(threading.Thread):
 
 def _articles(store: Store) -> tuple[int, int]:
     with store.reader() as con:
-        return con.execute("SELECT count(*), count(DISTINCT canonical_url) FROM articles").fetchone()
+        return con.execute(
+            "SELECT count(*), count(DISTINCT canonical_url) FROM articles"
+        ).fetchone()
 
 
 def _runs(store: Store) -> list[tuple]:
@@ -231,44 +268,99 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
 
     with LocalSite() as site:
         _publish(site, editions=1)
-        sources = [{"name": f"District {i}", "url": site.url(f"/f/{i}.xml"), "language": "en"}
-                   for i in range(N_FEEDS)]
-        cdir = write_config(tmp_path / "config", sources, db=lake.target,
-                            settings={"pipeline": {"workers": 1, "batch_size": 40, "max_in_flight": 16}})
+        sources = [
+            {"name": f"District {i}", "url": site.url(f"/f/{i}.xml"), "language": "en"}
+            for i in range(N_FEEDS)
+        ]
+        cdir = write_config(
+            tmp_path / "config",
+            sources,
+            db=lake.target,
+            settings={"pipeline": {"workers": 1, "batch_size": 40, "max_in_flight": 16}},
+        )
 
         server = PostgresPrefectServer(
-            tmp_path / "prefect", log_path=tmp_path / "server.log",
+            tmp_path / "prefect",
+            log_path=tmp_path / "server.log",
             database_url=f"postgresql+asyncpg://{pg_server.user}@127.0.0.1:5432/{prefect_db}",
         )
         server.start()
         watcher = None
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            env.update({
-                "PREFECT_API_URL": server.api_url, "PREFECT_HOME": str(tmp_path / "prefect-client"),
-                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-                "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_WORKER_QUERY_SECONDS": "1",
-                "PREFECT_WORKER_HEARTBEAT_SECONDS": "10",
-                "NEWSWATCH_DATA_PATH": lake.data_path, "NEWSWATCH_ALLOW_PRIVATE_ADDRESSES": "1",
-                "NEWSWATCH_PIPELINE_LEASE_SECONDS": "30",
-                "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]
-                                              + [p for p in [os.environ.get("PYTHONPATH")] if p]),
-            })
+            env.update(
+                {
+                    "PREFECT_API_URL": server.api_url,
+                    "PREFECT_HOME": str(tmp_path / "prefect-client"),
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "DO_NOT_TRACK": "1",
+                    "PREFECT_LOGGING_LEVEL": "WARNING",
+                    "PREFECT_WORKER_QUERY_SECONDS": "1",
+                    "PREFECT_WORKER_HEARTBEAT_SECONDS": "10",
+                    "NEWSWATCH_DATA_PATH": lake.data_path,
+                    "NEWSWATCH_ALLOW_PRIVATE_ADDRESSES": "1",
+                    "NEWSWATCH_PIPELINE_LEASE_SECONDS": "30",
+                    "PYTHONPATH": os.pathsep.join(
+                        [str(REPO / "src"), str(REPO)]
+                        + [p for p in [os.environ.get("PYTHONPATH")] if p]
+                    ),
+                }
+            )
             prefect = [sys.executable, "-m", "prefect"]
-            subprocess.run(prefect + ["work-pool", "create", POOL, "--type", "process"], env=env, cwd=REPO,
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                prefect + ["work-pool", "create", POOL, "--type", "process"],
+                env=env,
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             script = tmp_path / "deploy.py"
             script.write_text(DEPLOY)
-            r = subprocess.run([sys.executable, str(script), str(REPO), POOL, str(cdir)], env=env, cwd=REPO, check=False,
-                               capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                [sys.executable, str(script), str(REPO), POOL, str(cdir)],
+                env=env,
+                cwd=REPO,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert r.returncode == 0, r.stdout + r.stderr
             deployment_id = r.stdout.strip().splitlines()[-1]
             logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log", tmp_path / "server.log"]
             workers = [
-                procs(prefect + ["worker", "start", "--pool", POOL, "--type", "process", "--limit", "1",
-                                 "--name", "worker-1"], env=env, log=logs[0]),
-                procs([sys.executable, "-m", "newswatch.cli", "worker", "--pool", POOL, "--name", "worker-2"],
-                      env=env, log=logs[1]),
+                procs(
+                    prefect
+                    + [
+                        "worker",
+                        "start",
+                        "--pool",
+                        POOL,
+                        "--type",
+                        "process",
+                        "--limit",
+                        "1",
+                        "--name",
+                        "worker-1",
+                    ],
+                    env=env,
+                    log=logs[0],
+                ),
+                procs(
+                    [
+                        sys.executable,
+                        "-m",
+                        "newswatch.cli",
+                        "worker",
+                        "--pool",
+                        POOL,
+                        "--name",
+                        "worker-2",
+                    ],
+                    env=env,
+                    log=logs[1],
+                ),
             ]
             api = Api(server.api_url)
             watcher = SqlWatcher(lake.target, env)
@@ -292,7 +384,9 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
             runs_2 = [api.run(deployment_id, due_only=False) for _ in workers]
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                engines = [p for p in _descendants(workers[1].pid) if "prefect.engine" in _cmdline(p)]
+                engines = [
+                    p for p in _descendants(workers[1].pid) if "prefect.engine" in _cmdline(p)
+                ]
                 if engines and _articles(store)[0] >= N_FEEDS * PER_FEED + 40:
                     break
                 time.sleep(0.2)
@@ -303,9 +397,13 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
             t_kill = time.monotonic()
             # the survivor's run completes; the killed one stays Running (its host is gone)
             deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and not any(api.state(r) == "COMPLETED" for r in runs_2):
+            while time.monotonic() < deadline and not any(
+                api.state(r) == "COMPLETED" for r in runs_2
+            ):
                 time.sleep(0.5)
-            assert [api.state(r) for r in runs_2].count("COMPLETED") == 1, [api.state(r) for r in runs_2]
+            assert [api.state(r) for r in runs_2].count("COMPLETED") == 1, [
+                api.state(r) for r in runs_2
+            ]
             hits_2 = _feed_hits(site) - hits_1
             assert max(hits_2.values()) == 1, hits_2.most_common(3)
             stored_2 = _articles(store)
@@ -320,20 +418,29 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
             assert set(hits_3.values()) == {1} and len(hits_3) == N_FEEDS, hits_3.most_common(3)
             assert _articles(store) == (2 * N_FEEDS * PER_FEED,) * 2
             with store.reader() as con:
-                assert con.execute("SELECT count(*) FROM sources "
-                                   "WHERE coalesce(last_status, '') NOT IN ('ok', 'not_modified')").fetchone()[0] == 0
+                assert (
+                    con.execute(
+                        "SELECT count(*) FROM sources "
+                        "WHERE coalesce(last_status, '') NOT IN ('ok', 'not_modified')"
+                    ).fetchone()[0]
+                    == 0
+                )
                 assert con.execute("SELECT count(*) FROM feed_leases").fetchone()[0] == 0
 
             watcher.stop.set()
             watcher.join(150)
             answers = watcher.answers
-            assert answers and all(rc == 0 for rc, _, _ in answers), [a for a in answers if a[0]][:3]
+            assert answers and all(rc == 0 for rc, _, _ in answers), [a for a in answers if a[0]][
+                :3
+            ]
             seen = watcher.counts()
             assert seen == sorted(seen), seen  # committed data only grows
             assert len(set(seen)) >= 3, seen  # it read while the workers wrote
-            print(f"\nmulti-worker: set-up {t_setup - t_start:.0f} s, pass 1 {t_pass1 - t_setup:.0f} s, "
-                  f"kill at {t_kill - t_pass1:.0f} s into pass 2, pass 3 {t_pass3 - t_kill:.0f} s; "
-                  f"{len(answers)} sql answers: {seen[:3]}…{seen[-3:]}")
+            print(
+                f"\nmulti-worker: set-up {t_setup - t_start:.0f} s, pass 1 {t_pass1 - t_setup:.0f} s, "
+                f"kill at {t_kill - t_pass1:.0f} s into pass 2, pass 3 {t_pass3 - t_kill:.0f} s; "
+                f"{len(answers)} sql answers: {seen[:3]}…{seen[-3:]}"
+            )
         finally:
             if watcher is not None:
                 watcher.stop.set()

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+import stores
+from newsfixtures import build_site, site_sources, write_config
 from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
 from newswatch.store import Store
-
-from newsfixtures import build_site, site_sources, write_config
-import stores
 from stores import lake_target
 
 pg_server = stores.pg_server  # fixture
@@ -51,7 +50,10 @@ def test_pass_on_ducklake_matches_duckdb_file(tmp_path: Path, pg_server, monkeyp
     assert lake_first == file_first and lake_first["articles_new"] == 6
     assert lake_second == file_second and lake_second["articles_new"] == 0
     assert lake_counts == file_counts
-    assert lake_counts["articles"] == lake_counts["distinct_urls"] == 6 and lake_counts["runs_completed"] == 2
+    assert (
+        lake_counts["articles"] == lake_counts["distinct_urls"] == 6
+        and lake_counts["runs_completed"] == 2
+    )
 
 
 def test_commands_work_unchanged_on_ducklake(tmp_path: Path, pg_server, monkeypatch):
@@ -66,10 +68,21 @@ def test_commands_work_unchanged_on_ducklake(tmp_path: Path, pg_server, monkeypa
     monkeypatch.setenv("NEWSWATCH_DATA_PATH", lake.data_path)
     runner = CliRunner()
     with build_site() as site:
-        cdir = write_config(tmp_path / "config", site_sources(site), db=lake.target, settings={
-            "digests": [{"name": "desk", "recipients": ["desk@example.org"], "immediate": True,
-                         "backfill_days": 3650}],
-        })
+        cdir = write_config(
+            tmp_path / "config",
+            site_sources(site),
+            db=lake.target,
+            settings={
+                "digests": [
+                    {
+                        "name": "desk",
+                        "recipients": ["desk@example.org"],
+                        "immediate": True,
+                        "backfill_days": 3650,
+                    }
+                ],
+            },
+        )
         r = runner.invoke(app, ["run", "--config", str(cdir), "--quiet"])
         assert r.exit_code == 0, r.output
     db = ["--db", lake.target]
@@ -82,11 +95,16 @@ def test_commands_work_unchanged_on_ducklake(tmp_path: Path, pg_server, monkeypa
     assert r.exit_code == 0, r.output
     assert "hezbollah" in r.stdout
     eml = tmp_path / "desk.eml"
-    r = runner.invoke(app, ["digest", "--config", str(cdir), *db, "--name", "desk", "--to-file", str(eml)])
+    r = runner.invoke(
+        app, ["digest", "--config", str(cdir), *db, "--name", "desk", "--to-file", str(eml)]
+    )
     assert r.exit_code == 0, r.output
     assert b"North Korea" in eml.read_bytes()
     r = runner.invoke(app, ["sources", *db, "-f", "json"])
-    assert r.exit_code == 0 and {s["name"] for s in json.loads(r.stdout)} >= {"Test Wire", "Down Feed"}
+    assert r.exit_code == 0 and {s["name"] for s in json.loads(r.stdout)} >= {
+        "Test Wire",
+        "Down Feed",
+    }
     r = runner.invoke(app, ["status", "--config", str(cdir), "-f", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["articles"] == 6

@@ -7,15 +7,13 @@ import random
 from datetime import datetime, timedelta
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
+from newsfixtures import build_site, rss, write_config
 from newswatch.cli import app
 from newswatch.config import load_config
-from newswatch.pipeline.run import run_pass
 from newswatch.ingest.polling import PollingSettings, failure_weight, plan_next_poll
-
-from newsfixtures import build_site, rss, write_config
+from newswatch.pipeline.run import run_pass
 
 NOW = datetime(2026, 11, 24, 12, 0)
 S = PollingSettings(jitter=0)
@@ -35,7 +33,9 @@ def test_interval_shortens_when_most_items_are_new_and_grows_when_none_are():
 
 
 def test_interval_is_clamped_and_honours_declared_period_and_retry_after():
-    assert plan(status="ok", entries_seen=5, new_items=5, interval_minutes=12).interval_minutes == 10
+    assert (
+        plan(status="ok", entries_seen=5, new_items=5, interval_minutes=12).interval_minutes == 10
+    )
     assert plan(status="not_modified", interval_minutes=1200).interval_minutes == 1440
     p = plan(status="ok", entries_seen=5, new_items=5, declared_minutes=180)
     assert p.interval_minutes == 180 and p.next_poll_at == NOW + timedelta(minutes=180)
@@ -56,7 +56,9 @@ def test_failures_are_weighted_and_back_off_but_never_stop():
         waits.append(p.next_poll_at - NOW)
     assert waits[0] == timedelta(minutes=120)
     assert waits == sorted(waits)
-    assert max(waits) == timedelta(minutes=S.max_backoff_minutes)  # retried at least daily, for ever
+    assert max(waits) == timedelta(
+        minutes=S.max_backoff_minutes
+    )  # retried at least daily, for ever
     timeout = plan(status="failed", failure_kind="timeout")
     hard = plan(status="failed", failure_kind="http", http_status=404)
     assert timeout.next_poll_at < hard.next_poll_at
@@ -65,8 +67,17 @@ def test_failures_are_weighted_and_back_off_but_never_stop():
 
 def test_jitter_spreads_feeds():
     s = PollingSettings(jitter=0.1)
-    times = {plan_next_poll(s, now=NOW, status="not_modified", interval_minutes=60, failure_score=0,
-                            rng=random.Random(i)).next_poll_at for i in range(20)}
+    times = {
+        plan_next_poll(
+            s,
+            now=NOW,
+            status="not_modified",
+            interval_minutes=60,
+            failure_score=0,
+            rng=random.Random(i),
+        ).next_poll_at
+        for i in range(20)
+    }
     assert len(times) > 10
     assert all(NOW + timedelta(minutes=80) <= t <= NOW + timedelta(minutes=100) for t in times)
 
@@ -82,17 +93,29 @@ def _q(db, sql):
 def test_failing_feed_backs_off_shows_in_health_and_recovers(tmp_path):
     with build_site() as site:
         feed = rss([{"title": "Hamas tunnels", "link": site.url("/wire/arms.html")}])
-        site.add("/feeds/flip.xml", "gone", status=404, content_type="text/plain", conditional=False)
+        site.add(
+            "/feeds/flip.xml", "gone", status=404, content_type="text/plain", conditional=False
+        )
         site.add("/feeds/ok.xml", feed, content_type="application/rss+xml")
         db = tmp_path / "h.duckdb"
-        cdir = write_config(tmp_path / "c", [
-            {"name": "Flip", "url": site.url("/feeds/flip.xml")},
-            {"name": "Fine", "url": site.url("/feeds/ok.xml")},
-        ], db=db)
+        cdir = write_config(
+            tmp_path / "c",
+            [
+                {"name": "Flip", "url": site.url("/feeds/flip.xml")},
+                {"name": "Fine", "url": site.url("/feeds/ok.xml")},
+            ],
+            db=db,
+        )
         config = load_config(cdir)
         run_pass(config)
-        rows = {r[0]: r[1:] for r in _q(db, "SELECT name, health, consecutive_failures, failure_score, "
-                                            "next_poll_at, last_error, due FROM source_health")}
+        rows = {
+            r[0]: r[1:]
+            for r in _q(
+                db,
+                "SELECT name, health, consecutive_failures, failure_score, "
+                "next_poll_at, last_error, due FROM source_health",
+            )
+        }
         assert rows["Flip"][0] == "erroring" and rows["Flip"][1] == 1 and rows["Flip"][2] == 1.0
         assert "404" in rows["Flip"][4]
         assert rows["Fine"][0] == "ok" and rows["Fine"][1] == 0
@@ -107,25 +130,36 @@ def test_failing_feed_backs_off_shows_in_health_and_recovers(tmp_path):
         assert [r["name"] for r in json.loads(out.stdout)] == ["Flip"]
         # it has failed for more than a day: 'failing'
         con = duckdb.connect(str(db))
-        con.execute("UPDATE sources SET failing_since = failing_since - INTERVAL 2 DAY WHERE name = 'Flip'")
+        con.execute(
+            "UPDATE sources SET failing_since = failing_since - INTERVAL 2 DAY WHERE name = 'Flip'"
+        )
         con.close()
         assert _q(db, "SELECT health FROM source_health WHERE name = 'Flip'") == [("failing",)]
         # the server recovers: the feed is polled again and is healthy
         site.add("/feeds/flip.xml", feed, content_type="application/rss+xml")
         run_pass(config)
-        assert _q(db, "SELECT health, consecutive_failures, failure_score, failing_since FROM source_health "
-                      "WHERE name = 'Flip'") == [("ok", 0, 0.0, None)]
+        assert _q(
+            db,
+            "SELECT health, consecutive_failures, failure_score, failing_since FROM source_health "
+            "WHERE name = 'Flip'",
+        ) == [("ok", 0, 0.0, None)]
 
 
 def test_status_command(tmp_path):
     with build_site() as site:
         db = tmp_path / "s.duckdb"
-        cdir = write_config(tmp_path / "c", [{"name": "Fine", "url": site.url("/feeds/main.xml")}], db=db)
+        cdir = write_config(
+            tmp_path / "c", [{"name": "Fine", "url": site.url("/feeds/main.xml")}], db=db
+        )
         run_pass(load_config(cdir))
     r = CliRunner().invoke(app, ["status", "--config", str(cdir), "-f", "json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
-    assert rep["articles"] == 6 and rep["feeds"]["enabled"] == 1 and rep["last_runs"][0]["status"] == "completed"
+    assert (
+        rep["articles"] == 6
+        and rep["feeds"]["enabled"] == 1
+        and rep["last_runs"][0]["status"] == "completed"
+    )
     assert rep["database_bytes"] > 0
     r = CliRunner().invoke(app, ["status", "--config", str(cdir)])
     assert "6 articles" in r.stdout and "completed" in r.stdout

@@ -7,13 +7,12 @@ from datetime import datetime, timedelta
 import duckdb
 from typer.testing import CliRunner
 
+from newsfixtures import build_site, site_sources, write_config
 from newswatch.cli import app
 from newswatch.config import load_config
-from newswatch.reports.status import apply_retention
 from newswatch.pipeline.run import run_pass
+from newswatch.reports.status import apply_retention
 from newswatch.store import Store
-
-from newsfixtures import build_site, site_sources, write_config
 
 
 def _q(db, sql):
@@ -34,12 +33,19 @@ def test_reflag_after_a_watchlist_edit(tmp_path):
     assert len(versions) == 1
     # the analyst adds an actor: the city metro's operator
     wl = (cdir / "watchlist.yaml").read_text(encoding="utf-8")
-    wl = wl.replace("actors:\n", "actors:\n  - id: city_metro\n    name: City metro\n    aliases:\n      en: [metro line]\n", 1)
+    wl = wl.replace(
+        "actors:\n",
+        "actors:\n  - id: city_metro\n    name: City metro\n    aliases:\n      en: [metro line]\n",
+        1,
+    )
     (cdir / "watchlist.yaml").write_text(wl, encoding="utf-8")
     r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--quiet"])
     assert r.exit_code == 0, r.output
     assert "Re-flagged 6 articles" in r.stdout
-    metro = _q(db, "SELECT f.actors FROM flags f JOIN articles a USING (article_id) WHERE a.url LIKE '%metro%'")
+    metro = _q(
+        db,
+        "SELECT f.actors FROM flags f JOIN articles a USING (article_id) WHERE a.url LIKE '%metro%'",
+    )
     assert metro == [(["city_metro"],)]
     new_versions = {v for (v,) in _q(db, "SELECT DISTINCT watchlist_version FROM flags")}
     assert len(new_versions) == 1 and new_versions != versions
@@ -47,10 +53,15 @@ def test_reflag_after_a_watchlist_edit(tmp_path):
     assert all(after[a] == t for a, t in before.items())  # earlier flags keep their time
     assert len(after) == len(before) + 1
     # mentions were replaced, not added to
-    assert _q(db, "SELECT count(*) FROM (SELECT article_id, kind, entity_id, start_offset, field, count(*) c "
-                  "FROM mentions GROUP BY ALL HAVING c > 1)") == [(0,)]
+    assert _q(
+        db,
+        "SELECT count(*) FROM (SELECT article_id, kind, entity_id, start_offset, field, count(*) c "
+        "FROM mentions GROUP BY ALL HAVING c > 1)",
+    ) == [(0,)]
     # a second reflag changes nothing
-    r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--quiet", "--since", "2000-01-01"])
+    r = CliRunner().invoke(
+        app, ["reflag", "--config", str(cdir), "--quiet", "--since", "2000-01-01"]
+    )
     assert "0 changed" in r.stdout
     r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--since", "yesterday"])
     assert r.exit_code == 2 and "not a date" in r.output

@@ -23,10 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from newswatch.serve import free_port
-
 from newsfixtures import build_site, page, rss, site_sources, write_config
-
+from newswatch.serve import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -39,11 +37,14 @@ def procs():
     started: list[subprocess.Popen] = []
     homes: list[Path] = []
 
-    def start(cmd: list[str], *, env: dict[str, str] | None = None, log: Path, home: Path) -> subprocess.Popen:
+    def start(
+        cmd: list[str], *, env: dict[str, str] | None = None, log: Path, home: Path
+    ) -> subprocess.Popen:
         homes.append(home)
         with open(log, "ab") as out:
-            p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+            p = subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         started.append(p)
         return p
 
@@ -60,15 +61,28 @@ def procs():
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update({"PREFECT_RUNNER_POLL_FREQUENCY": "2", "PREFECT_LOGGING_LEVEL": "WARNING",
-                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", **extra})
+    env.update(
+        {
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            **extra,
+        }
+    )
     return env
 
 
 def _runs(api: str, flow_name: str) -> list[dict]:
-    r = httpx.post(f"{api}/flow_runs/filter", timeout=10,
-                   json={"flows": {"name": {"any_": [flow_name]}}, "sort": "EXPECTED_START_TIME_ASC",
-                         "limit": 200})
+    r = httpx.post(
+        f"{api}/flow_runs/filter",
+        timeout=10,
+        json={
+            "flows": {"name": {"any_": [flow_name]}},
+            "sort": "EXPECTED_START_TIME_ASC",
+            "limit": 200,
+        },
+    )
     r.raise_for_status()
     return r.json()
 
@@ -86,7 +100,9 @@ def _wait(what: str, check, timeout: float, proc: subprocess.Popen, log: Path):
         if value:
             return value
         if proc.poll() is not None:
-            pytest.fail(f"exited with {proc.returncode} while waiting for {what}:\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"exited with {proc.returncode} while waiting for {what}:\n{log.read_text()[-3000:]}"
+            )
         time.sleep(0.5)
     pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
 
@@ -116,7 +132,10 @@ def test_prefect_yaml_matches_the_served_deployments():
     for d in got.values():
         path, func = d.entrypoint.split(":")
         assert f"def {func}(" in (REPO / path).read_text()
-        assert (d.concurrency_limit.limit, d.concurrency_limit.collision_strategy) == (1, "CANCEL_NEW")
+        assert (d.concurrency_limit.limit, d.concurrency_limit.collision_strategy) == (
+            1,
+            "CANCEL_NEW",
+        )
 
 
 def test_serve_settings_from_yaml_and_environment(tmp_path):
@@ -132,10 +151,18 @@ def test_serve_settings_from_yaml_and_environment(tmp_path):
 
 
 def test_serve_refuses_a_bad_configuration_before_starting_anything(tmp_path):
-    cdir = write_config(tmp_path / "c", [{"name": "A", "url": "https://a.example/f"}], db=tmp_path / "x.duckdb")
+    cdir = write_config(
+        tmp_path / "c", [{"name": "A", "url": "https://a.example/f"}], db=tmp_path / "x.duckdb"
+    )
     (cdir / "sources.yaml").write_text("sources:\n  - name: A\n")
-    r = subprocess.run([sys.executable, "-c", SERVE, "serve", "--config", str(cdir)], cwd=REPO,
-                       env=_env(), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", SERVE, "serve", "--config", str(cdir)],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.startswith("Error: ") and "sources.yaml" in r.stderr
     assert not (tmp_path / "prefect").exists() and not (tmp_path / "x.duckdb").exists()
@@ -145,11 +172,20 @@ def test_serve_refuses_a_bad_configuration_before_starting_anything(tmp_path):
 def test_smoke_real_prefect_server_runs_a_served_flow_on_schedule(procs, tmp_path):
     home, port, log = tmp_path / "prefect", free_port(), tmp_path / "smoke.log"
     home.mkdir()
-    p = procs([sys.executable, str(HERE / "serve_smoke.py"), str(home), str(port), "5"],
-              env=_env(), log=log, home=home)
+    p = procs(
+        [sys.executable, str(HERE / "serve_smoke.py"), str(home), str(port), "5"],
+        env=_env(),
+        log=log,
+        home=home,
+    )
     api = f"http://127.0.0.1:{port}/api"
-    done = _wait("2 completed runs", lambda: len(_completed(api, "serve-smoke")) >= 2 and
-                 _completed(api, "serve-smoke"), 150, p, log)
+    done = _wait(
+        "2 completed runs",
+        lambda: len(_completed(api, "serve-smoke")) >= 2 and _completed(api, "serve-smoke"),
+        150,
+        p,
+        log,
+    )
     assert all(r["deployment_id"] for r in done)
     assert _stop(p, home, log) < 20
 
@@ -188,8 +224,14 @@ def _count(db: Path, sql: str):
 
 
 def _sql(db: Path, query: str) -> list[dict]:
-    r = subprocess.run([sys.executable, "-m", "newswatch.cli", "sql", "--db", str(db), "-f", "json", query],
-                       cwd=REPO, env=_env(), capture_output=True, text=True, timeout=90)
+    r = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "sql", "--db", str(db), "-f", "json", query],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -204,42 +246,94 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
     port = free_port()
     with build_site() as site:
         settings = {
-            "smtp": {"host": "127.0.0.1", "port": smtp_port, "tls": "none",
-                     "sender": "newswatch <nw@example.org>", "timeout_seconds": 5},
-            "digests": [{"name": "morning", "recipients": ["analyst@example.org"],
-                         "immediate": True, "backfill_days": 3650}],
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "tls": "none",
+                "sender": "newswatch <nw@example.org>",
+                "timeout_seconds": 5,
+            },
+            "digests": [
+                {
+                    "name": "morning",
+                    "recipients": ["analyst@example.org"],
+                    "immediate": True,
+                    "backfill_days": 3650,
+                }
+            ],
         }
         sources = site_sources(site)
         cdir = write_config(tmp_path / "config", sources, db=db, settings=settings)
-        env = _env(NEWSWATCH_SERVE_POLL_MINUTES="0.1", NEWSWATCH_SERVE_DIGEST_MINUTES="0.1",
-                   NEWSWATCH_SERVE_UI="false")
+        env = _env(
+            NEWSWATCH_SERVE_POLL_MINUTES="0.1",
+            NEWSWATCH_SERVE_DIGEST_MINUTES="0.1",
+            NEWSWATCH_SERVE_UI="false",
+        )
         cmd = [sys.executable, "-c", SERVE, "serve", "--config", str(cdir), "--port", str(port)]
         api = f"http://127.0.0.1:{port}/api"
 
         p = procs(cmd, env=env, log=log, home=home)
-        _wait("the first articles", lambda: (_count(db, "SELECT count(*) FROM articles") or 0) >= 6,
-              150, p, log)
+        _wait(
+            "the first articles",
+            lambda: (_count(db, "SELECT count(*) FROM articles") or 0) >= 6,
+            150,
+            p,
+            log,
+        )
         rows = _sql(db, "SELECT count(*) AS n FROM articles")  # answers while serve runs
         assert rows[0]["n"] >= 6
         _wait("the digest", lambda: mailbox.messages, 90, p, log)
-        _wait("a second completed poll run", lambda: len(_completed(api, "newswatch-poll")) >= 2, 60, p, log)
+        _wait(
+            "a second completed poll run",
+            lambda: len(_completed(api, "newswatch-poll")) >= 2,
+            60,
+            p,
+            log,
+        )
         assert _stop(p, home, log) < 20
         assert (data / "prefect-server.log").exists() and (home / "prefect.db").exists()
         before = _count(db, "SELECT count(*) FROM articles")
 
         # a new outlet while serve is down; then restart
-        site.add("/wire/late.html", page("Late edition: quiet day in the capital",
-                                         ["Nothing much happened in the capital today. " * 8] * 4))
-        site.add("/feeds/late.xml", rss([{"title": "Late edition: quiet day in the capital",
-                                          "link": site.url("/wire/late.html")}]),
-                 content_type="application/rss+xml")
-        (cdir / "sources.yaml").write_text(yaml.safe_dump({"sources": sources + [
-            {"name": "Late Wire", "url": site.url("/feeds/late.xml"), "language": "en"}]}))
+        site.add(
+            "/wire/late.html",
+            page(
+                "Late edition: quiet day in the capital",
+                ["Nothing much happened in the capital today. " * 8] * 4,
+            ),
+        )
+        site.add(
+            "/feeds/late.xml",
+            rss(
+                [
+                    {
+                        "title": "Late edition: quiet day in the capital",
+                        "link": site.url("/wire/late.html"),
+                    }
+                ]
+            ),
+            content_type="application/rss+xml",
+        )
+        (cdir / "sources.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "sources": sources
+                    + [{"name": "Late Wire", "url": site.url("/feeds/late.xml"), "language": "en"}]
+                }
+            )
+        )
         time.sleep(8)  # at least one scheduled poll run goes overdue while serve is down
         p = procs(cmd, env=env, log=log, home=home)
-        _wait("the new outlet's article",
-              lambda: (_count(db, "SELECT count(*) FROM articles") or 0) == before + 1, 150, p, log)
-        assert _sql(db, "SELECT count(*) - count(DISTINCT canonical_url) AS d FROM articles") == [{"d": 0}]
+        _wait(
+            "the new outlet's article",
+            lambda: (_count(db, "SELECT count(*) FROM articles") or 0) == before + 1,
+            150,
+            p,
+            log,
+        )
+        assert _sql(db, "SELECT count(*) - count(DISTINCT canonical_url) AS d FROM articles") == [
+            {"d": 0}
+        ]
         runs = _runs(api, "newswatch-poll")
         clean_log = log.read_text()
 
@@ -249,9 +343,17 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
         p.send_signal(signal.SIGKILL)
         p.wait(10)
         p = procs(cmd, env=env, log=log, home=home)
-        _wait("a poll run after the kill", lambda: len(_completed(api, "newswatch-poll")) > done_before, 150, p, log)
+        _wait(
+            "a poll run after the kill",
+            lambda: len(_completed(api, "newswatch-poll")) > done_before,
+            150,
+            p,
+            log,
+        )
         assert _count(db, "SELECT count(*) FROM articles") == before + 1
-        assert _sql(db, "SELECT count(*) - count(DISTINCT canonical_url) AS d FROM articles") == [{"d": 0}]
+        assert _sql(db, "SELECT count(*) - count(DISTINCT canonical_url) AS d FROM articles") == [
+            {"d": 0}
+        ]
         assert _stop(p, home, log) < 20
 
     # the digest went out once: later ticks and the restart had nothing new to send
@@ -261,5 +363,7 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
     assert len(spans) >= 2
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans
     # the runs missed while serve was down were skipped, not replayed
-    assert any(r["state_name"] == "Skipped" for r in runs), [(r["state_name"], r["expected_start_time"]) for r in runs]
+    assert any(r["state_name"] == "Skipped" for r in runs), [
+        (r["state_name"], r["expected_start_time"]) for r in runs
+    ]
     assert "Traceback" not in clean_log

@@ -10,11 +10,16 @@ from datetime import datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
+import stores
 from newswatch.cli import app
 from newswatch.store import MIGRATIONS, SCHEMA_VERSION, SourceUpdate, Store, StoreError
-
-import stores
-from stores import claim_worker, lease_once_worker, make_records, run_in_processes, write_batches_worker
+from stores import (
+    claim_worker,
+    lease_once_worker,
+    make_records,
+    run_in_processes,
+    write_batches_worker,
+)
 
 # fixtures: every test taking store_target runs on a DuckDB file and on a DuckLake
 store_target = stores.store_target
@@ -22,9 +27,27 @@ pg_server = stores.pg_server
 
 runner = CliRunner()
 
-PUBLIC_TABLES = ["articles", "mentions", "flags", "sources", "article_urls", "runs", "problems",
-                 "feed_leases", "digest_deliveries", "digest_messages", "digest_runs"]
-PUBLIC_VIEWS = ["source_health", "stories", "flag_entities", "daily_trends", "cooccurrence", "spikes"]
+PUBLIC_TABLES = [
+    "articles",
+    "mentions",
+    "flags",
+    "sources",
+    "article_urls",
+    "runs",
+    "problems",
+    "feed_leases",
+    "digest_deliveries",
+    "digest_messages",
+    "digest_runs",
+]
+PUBLIC_VIEWS = [
+    "source_health",
+    "stories",
+    "flag_entities",
+    "daily_trends",
+    "cooccurrence",
+    "spikes",
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,9 @@ def test_migrations_apply_once(store_target):
     assert store.exists()
     assert store.migrate() == SCHEMA_VERSION
     with store.reader() as con:
-        versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+        versions = [
+            r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+        ]
         for t in PUBLIC_TABLES + PUBLIC_VIEWS:
             con.execute(f"SELECT * FROM {t} LIMIT 0")
     assert versions == [v for v, _, _ in MIGRATIONS]
@@ -57,15 +82,32 @@ def test_migrations_apply_once(store_target):
 def test_write_batch_is_idempotent(store_target):
     store = store_target.store()
     recs = make_records(range(5)) + make_records([5, 6], flagged=False)
-    first = store.write_batch(recs, run_id="r1", extra_urls={"a0000": ["https://n.example/feed-link/0"]})
+    first = store.write_batch(
+        recs, run_id="r1", extra_urls={"a0000": ["https://n.example/feed-link/0"]}
+    )
     assert (first.articles_new, first.articles_flagged, first.duplicates) == (7, 5, 0)
-    again = store.write_batch(recs + recs[:2], run_id="r2",
-                              extra_urls={"a0000": ["https://n.example/feed-link/0"]})
-    assert (again.articles_new, again.articles_flagged, again.duplicates, again.new_ids) == (0, 0, 9, [])
-    assert [count(store, t) for t in ("articles", "flags", "mentions", "article_urls")] == [7, 5, 10, 8]
+    again = store.write_batch(
+        recs + recs[:2], run_id="r2", extra_urls={"a0000": ["https://n.example/feed-link/0"]}
+    )
+    assert (again.articles_new, again.articles_flagged, again.duplicates, again.new_ids) == (
+        0,
+        0,
+        9,
+        [],
+    )
+    assert [count(store, t) for t in ("articles", "flags", "mentions", "article_urls")] == [
+        7,
+        5,
+        10,
+        8,
+    ]
     with store.reader() as con:
-        assert con.execute("SELECT count(DISTINCT run_id), min(run_id) FROM articles").fetchone() == (1, "r1")
-        row = con.execute("SELECT actors, allegations, score FROM flags WHERE article_id = 'a0003'").fetchone()
+        assert con.execute(
+            "SELECT count(DISTINCT run_id), min(run_id) FROM articles"
+        ).fetchone() == (1, "r1")
+        row = con.execute(
+            "SELECT actors, allegations, score FROM flags WHERE article_id = 'a0003'"
+        ).fetchone()
     assert row == (["hamas"], ["tunnel_network"], 2.0)
 
 
@@ -80,12 +122,24 @@ def test_known_urls(store_target):
 
 def test_sources_sync_and_update(store_target):
     store = store_target.store()
-    store.sync_sources([Src("A", "https://a.example/feed", tags=("x",)), Src("B", "https://b.example/feed")])
+    store.sync_sources(
+        [Src("A", "https://a.example/feed", tags=("x",)), Src("B", "https://b.example/feed")]
+    )
     t = datetime(2026, 11, 20, 12)
     store.update_sources(
-        [SourceUpdate("A", "ok", t, http_status=200, etag='"e1"', entries_seen=3, new_items=2,
-                      next_poll_at=t + timedelta(minutes=30)),
-         SourceUpdate("B", "failed", t, http_status=500, error="HTTP 500")],
+        [
+            SourceUpdate(
+                "A",
+                "ok",
+                t,
+                http_status=200,
+                etag='"e1"',
+                entries_seen=3,
+                new_items=2,
+                next_poll_at=t + timedelta(minutes=30),
+            ),
+            SourceUpdate("B", "failed", t, http_status=500, error="HTTP 500"),
+        ],
         run_id="r1",
     )
     store.update_sources([SourceUpdate("B", "failed", t + timedelta(hours=1), error="timeout")])
@@ -98,8 +152,10 @@ def test_sources_sync_and_update(store_target):
     states = store.source_states()
     assert states["A"].url == "https://a.example/new-feed" and states["A"].etag is None
     with store.reader() as con:
-        rows = con.execute("SELECT h.name, h.enabled, s.tags, h.health FROM source_health h "
-                           "JOIN sources s USING (name) ORDER BY name").fetchall()
+        rows = con.execute(
+            "SELECT h.name, h.enabled, s.tags, h.health FROM source_health h "
+            "JOIN sources s USING (name) ORDER BY name"
+        ).fetchall()
         problems = con.execute("SELECT count(*) FROM problems").fetchone()[0]
     assert rows == [("A", True, [], "ok"), ("B", False, [], "disabled")]
     assert states["B"].etag is None
@@ -114,7 +170,9 @@ def test_public_views_answer(store_target):
         trends = con.execute(
             "SELECT kind, entity_id, sum(articles) FROM daily_trends GROUP BY ALL ORDER BY 1"
         ).fetchall()
-        pairs = con.execute("SELECT actor_id, allegation_id, sum(stories) > 0 FROM cooccurrence GROUP BY ALL").fetchall()
+        pairs = con.execute(
+            "SELECT actor_id, allegation_id, sum(stories) > 0 FROM cooccurrence GROUP BY ALL"
+        ).fetchall()
         con.execute("SELECT * FROM spikes").fetchall()
         con.execute("SELECT * FROM source_health").fetchall()
     assert stories[1] == 8 and 1 <= stories[0] <= 8
@@ -125,10 +183,21 @@ def test_public_views_answer(store_target):
 def test_sql_command_reads_and_refuses_writes(store_target):
     store = store_target.store()
     store.write_batch(make_records(range(3)), run_id="r1")
-    r = runner.invoke(app, ["sql", "--db", store_target.target, "-f", "json",
-                            "SELECT article_id, actors FROM flags ORDER BY article_id"])
+    r = runner.invoke(
+        app,
+        [
+            "sql",
+            "--db",
+            store_target.target,
+            "-f",
+            "json",
+            "SELECT article_id, actors FROM flags ORDER BY article_id",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout) == [{"article_id": f"a{i:04d}", "actors": ["hamas"]} for i in range(3)]
+    assert json.loads(r.stdout) == [
+        {"article_id": f"a{i:04d}", "actors": ["hamas"]} for i in range(3)
+    ]
     for sql in ("DELETE FROM articles", "CREATE TABLE x (i INTEGER)", "SELECT 1; DROP TABLE flags"):
         r = runner.invoke(app, ["sql", "--db", store_target.target, sql])
         assert r.exit_code != 0 and "read-only" in r.output, (sql, r.output)
@@ -138,9 +207,10 @@ def test_sql_command_reads_and_refuses_writes(store_target):
 def test_reader_refuses_writes(store_target):
     store = store_target.store()
     store.migrate()
-    with store.reader() as con:
-        with pytest.raises(Exception, match="read-only|read only"):
-            con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('x', now(), 'running')")
+    with store.reader() as con, pytest.raises(Exception, match="read-only|read only"):
+        con.execute(
+            "INSERT INTO runs (run_id, started_at, status) VALUES ('x', now(), 'running')"
+        )
 
 
 def lake_only(target) -> None:
@@ -159,11 +229,21 @@ def test_concurrent_writers_store_every_article_once(store_target):
     new = run_in_processes(write_batches_worker, [(store_target, a), (store_target, b)])
     assert sum(new) == 90
     with store.reader() as con:
-        assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchone() == (90, 90)
-        assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM flags").fetchone() == (90, 90)
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM articles"
+        ).fetchone() == (90, 90)
+        assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM flags").fetchone() == (
+            90,
+            90,
+        )
         assert con.execute("SELECT count(*) FROM mentions").fetchone()[0] == 180
-        assert con.execute("SELECT count(*), count(DISTINCT url) FROM article_urls").fetchone() == (90, 90)
-        assert con.execute("SELECT count(*), count(DISTINCT article_id) FROM story_signatures").fetchone() == (90, 90)
+        assert con.execute("SELECT count(*), count(DISTINCT url) FROM article_urls").fetchone() == (
+            90,
+            90,
+        )
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM story_signatures"
+        ).fetchone() == (90, 90)
 
 
 def test_claim_feeds_from_two_processes_is_disjoint(store_target):
@@ -171,13 +251,17 @@ def test_claim_feeds_from_two_processes_is_disjoint(store_target):
     store = store_target.store()
     store.migrate()
     names = [f"feed-{i:02d}" for i in range(40)]
-    chunks_1 = [names[i:i + 8] for i in range(0, 40, 8)]
-    chunks_2 = [names[i:i + 5] for i in range(0, 40, 5)][::-1]
-    got_1, got_2 = run_in_processes(claim_worker, [(store_target, "w1", chunks_1), (store_target, "w2", chunks_2)])
+    chunks_1 = [names[i : i + 8] for i in range(0, 40, 8)]
+    chunks_2 = [names[i : i + 5] for i in range(0, 40, 5)][::-1]
+    got_1, got_2 = run_in_processes(
+        claim_worker, [(store_target, "w1", chunks_1), (store_target, "w2", chunks_2)]
+    )
     assert not set(got_1) & set(got_2)
     assert sorted(got_1 + got_2) == names
     with store.reader() as con:
-        owners = dict(con.execute("SELECT owner, count(*) FROM feed_leases GROUP BY owner").fetchall())
+        owners = dict(
+            con.execute("SELECT owner, count(*) FROM feed_leases GROUP BY owner").fetchall()
+        )
     assert owners == {o: n for o, n in (("w1", len(got_1)), ("w2", len(got_2))) if n}
 
 
@@ -191,7 +275,12 @@ def test_transaction_lease_is_taken_once(store_target):
     assert results.count("taken") == 1, results
     assert set(results) <= {"taken", "busy", "conflict"}
     with store.reader() as con:
-        assert con.execute("SELECT count(*) FROM feed_leases WHERE name = 'digest:daily'").fetchone()[0] == 1
+        assert (
+            con.execute("SELECT count(*) FROM feed_leases WHERE name = 'digest:daily'").fetchone()[
+                0
+            ]
+            == 1
+        )
 
 
 def test_expired_lease_is_reclaimed(store_target):
@@ -202,7 +291,10 @@ def test_expired_lease_is_reclaimed(store_target):
     # w1's own leases are renewed, not refused
     assert store.claim_feeds(["A"], "w1", 60, now=t0 + timedelta(seconds=40)) == ["A"]
     # w1 died: B and C expire at t0+60 and go to the next claimant; A was renewed to t0+100
-    assert store.claim_feeds(["A", "B", "C"], "w2", 60, now=t0 + timedelta(seconds=61)) == ["B", "C"]
+    assert store.claim_feeds(["A", "B", "C"], "w2", 60, now=t0 + timedelta(seconds=61)) == [
+        "B",
+        "C",
+    ]
     assert store.release_feeds("w2", ["D"]) == 1
     assert store.release_feeds("w2") == 2
     assert store.claim_feeds(["B", "D"], "w3", 60, now=t0 + timedelta(seconds=62)) == ["B", "D"]
@@ -214,6 +306,5 @@ def test_lake_without_catalog_is_a_clear_error(store_target, tmp_path):
         missing = Store(tmp_path / "missing.duckdb")
     else:
         missing = Store(store_target.target.replace("dbname=", "dbname=nw_missing_"))
-    with pytest.raises(StoreError, match="does not exist|cannot open"):
-        with missing.reader():
-            pass
+    with pytest.raises(StoreError, match="does not exist|cannot open"), missing.reader():
+        pass

@@ -20,7 +20,7 @@ from newswatch.stories import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent / "stories"))
-import labelled  # noqa: E402
+import labelled
 
 THRESHOLDS = json.loads((Path(__file__).parent / "stories" / "thresholds.json").read_text())
 T0 = datetime(2024, 5, 6, 8, 0)
@@ -32,7 +32,12 @@ def articles():
 
 
 def _item(a, *, hours: float = 0, article_id: str | None = None) -> StoryItem:
-    return StoryItem(article_id or a.id, signature(a.text, a.title), a.published_at + timedelta(hours=hours), a.title)
+    return StoryItem(
+        article_id or a.id,
+        signature(a.text, a.title),
+        a.published_at + timedelta(hours=hours),
+        a.title,
+    )
 
 
 def test_labelled_set_is_big_and_varied(articles):
@@ -41,7 +46,14 @@ def test_labelled_set_is_big_and_varied(articles):
     langs = {articles[a].lang for a, b, *_ in pairs} | {articles[b].lang for a, b, *_ in pairs}
     assert len(langs) >= 4
     kinds = {k for *_, k in pairs}
-    assert {"headline", "extra_paragraph", "trimmed", "translation", "follow_up", "same_topic"} <= kinds
+    assert {
+        "headline",
+        "extra_paragraph",
+        "trimmed",
+        "translation",
+        "follow_up",
+        "same_topic",
+    } <= kinds
 
 
 def test_precision_and_recall_do_not_fall():
@@ -63,8 +75,17 @@ def test_signature_is_deterministic_and_case_and_unicode_blind():
 def test_syndicated_copies_share_a_story_within_one_batch(articles):
     con = duckdb.connect()
     con.execute(MIGRATION_SQL)
-    ids = ["en_port", "en_port_headline", "en_port_extra", "en_port_trim", "en_port_style",
-           "en_port_followup", "en_tunnels_a", "en_tunnels_b", "en_tunnels_a_copy"]
+    ids = [
+        "en_port",
+        "en_port_headline",
+        "en_port_extra",
+        "en_port_trim",
+        "en_port_style",
+        "en_port_followup",
+        "en_tunnels_a",
+        "en_tunnels_b",
+        "en_tunnels_a_copy",
+    ]
     got = assign_stories(con, [_item(articles[i]) for i in ids], StorySettings())
     assert {got[i] for i in ids[:5]} == {"en_port"}
     assert got["en_port_followup"] == "en_port_followup"
@@ -83,10 +104,19 @@ def test_clustering_survives_two_batches_and_a_restart(tmp_path, articles):
     assert second == {"de_bahn_headline": "de_bahn"}
     con.close()
     con = duckdb.connect(path)  # a restart: a new connection to the same file
-    third = assign_stories(con, [_item(articles["fr_feu_extra"]), _item(articles["de_bahn_trim"]),
-                                 _item(articles["en_bahn_translation"])])
-    assert third == {"fr_feu_extra": "fr_feu", "de_bahn_trim": "de_bahn",
-                     "en_bahn_translation": "en_bahn_translation"}
+    third = assign_stories(
+        con,
+        [
+            _item(articles["fr_feu_extra"]),
+            _item(articles["de_bahn_trim"]),
+            _item(articles["en_bahn_translation"]),
+        ],
+    )
+    assert third == {
+        "fr_feu_extra": "fr_feu",
+        "de_bahn_trim": "de_bahn",
+        "en_bahn_translation": "en_bahn_translation",
+    }
     # a rerun of a stored article keeps its story and adds no rows
     n = con.execute("SELECT count(*) FROM story_bands").fetchone()[0]
     assert assign_stories(con, [_item(articles["de_bahn_trim"])]) == {"de_bahn_trim": "de_bahn"}
@@ -99,21 +129,30 @@ def test_time_window_is_respected(articles):
     con.execute(MIGRATION_SQL)
     a = articles["es_sequia"]
     assign_stories(con, [_item(a)], settings)
-    got = assign_stories(con, [
-        _item(articles["es_sequia_headline"], hours=2 * 24),  # inside the window
-        _item(articles["es_sequia_style"], hours=10 * 24),  # a copy, but 10 days later
-    ], settings)
+    got = assign_stories(
+        con,
+        [
+            _item(articles["es_sequia_headline"], hours=2 * 24),  # inside the window
+            _item(articles["es_sequia_style"], hours=10 * 24),  # a copy, but 10 days later
+        ],
+        settings,
+    )
     assert got == {"es_sequia_headline": "es_sequia", "es_sequia_style": "es_sequia_style"}
     # within one batch too: an old copy does not join a story 10 days later
-    got = assign_stories(con, [_item(a, hours=40 * 24, article_id="x1"),
-                               _item(a, hours=50 * 24, article_id="x2")], settings)
+    got = assign_stories(
+        con,
+        [_item(a, hours=40 * 24, article_id="x1"), _item(a, hours=50 * 24, article_id="x2")],
+        settings,
+    )
     assert got == {"x1": "x1", "x2": "x2"}
 
 
 def test_articles_without_text_get_their_own_story():
     con = duckdb.connect()
     con.execute(MIGRATION_SQL)
-    got = assign_stories(con, [StoryItem("a", b"", T0, "Same title"), StoryItem("b", None, None, "Same title")])
+    got = assign_stories(
+        con, [StoryItem("a", b"", T0, "Same title"), StoryItem("b", None, None, "Same title")]
+    )
     assert got == {"a": "a", "b": "b"}
 
 

@@ -100,8 +100,12 @@ def test_sentences_english_with_abbreviations():
 def test_sentences_korean_arabic_hebrew_and_lines():
     assert _sentences("북한이 말했다. 그리고 떠났다.") == ["북한이 말했다.", "그리고 떠났다."]
     # ؟ ends a sentence, the Arabic comma ، does not
-    assert _sentences("هل هذا صحيح؟ نعم، هذا صحيح. انتهى") == ["هل هذا صحيح؟", "نعم، هذا صحيح.", "انتهى"]
-    assert _sentences("חמאס חפר מנהרות. צה\"ל הגיב.") == ["חמאס חפר מנהרות.", 'צה"ל הגיב.']
+    assert _sentences("هل هذا صحيح؟ نعم، هذا صحيح. انتهى") == [
+        "هل هذا صحيح؟",
+        "نعم، هذا صحيح.",
+        "انتهى",
+    ]
+    assert _sentences('חמאס חפר מנהרות. צה"ל הגיב.') == ["חמאס חפר מנהרות.", 'צה"ל הגיב.']
     assert _sentences("Headline without a stop\nFirst sentence. Second") == [
         "Headline without a stop",
         "First sentence.",
@@ -117,7 +121,9 @@ def test_sentences_do_not_split_numbers_or_lower_case_continuations():
 
 
 _letters = st.text(
-    alphabet=st.sampled_from(list("abcXYZéÉßİ -‐—’'.\n\u200b«»\"") + list("حماسأإآةىَ") + list("חמאסַ") + list("북한이를")),
+    alphabet=st.sampled_from(
+        list("abcXYZéÉßİ -‐—’'.\n\u200b«»\"") + list("حماسأإآةىَ") + list("חמאסַ") + list("북한이를")
+    ),
     max_size=60,
 )
 

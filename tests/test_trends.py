@@ -13,20 +13,41 @@ from typer.testing import CliRunner
 
 from newswatch import cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
-from newswatch.store import Store
-from newswatch.stories import MIGRATION_SQL, VIEWS_SQL, StorySettings, apply_trend_settings, fts_rebuild, search
 from newswatch.reports.trends import sparkline
+from newswatch.store import Store
+from newswatch.stories import (
+    MIGRATION_SQL,
+    VIEWS_SQL,
+    StorySettings,
+    apply_trend_settings,
+    fts_rebuild,
+    search,
+)
 
 
-def rec(aid, day, source, actors=(), allegations=(), *, title=None, text="text", lang="en", month=5):
+def rec(
+    aid, day, source, actors=(), allegations=(), *, title=None, text="text", lang="en", month=5
+):
     mentions = tuple(Mention("actor", a, a, a, 0, len(a)) for a in actors) + tuple(
-        Mention("allegation", a, a, a, 0, len(a)) for a in allegations)
+        Mention("allegation", a, a, a, 0, len(a)) for a in allegations
+    )
     return ArticleRecord(
-        article_id=aid, url=f"https://{source}.example/{aid}", canonical_url=f"https://{source}.example/{aid}",
-        source=source, title=title or f"title {aid}", author=None,
-        published_at=datetime(2024, month, day, 9), fetched_at=datetime(2024, month, day, 10),
-        language=lang, text=text, summary=None, extraction="trafilatura", content_hash=aid,
-        flag=FlagResult(actors=tuple(actors), allegations=tuple(allegations), mentions=mentions, score=1.0),
+        article_id=aid,
+        url=f"https://{source}.example/{aid}",
+        canonical_url=f"https://{source}.example/{aid}",
+        source=source,
+        title=title or f"title {aid}",
+        author=None,
+        published_at=datetime(2024, month, day, 9),
+        fetched_at=datetime(2024, month, day, 10),
+        language=lang,
+        text=text,
+        summary=None,
+        extraction="trafilatura",
+        content_hash=aid,
+        flag=FlagResult(
+            actors=tuple(actors), allegations=tuple(allegations), mentions=mentions, score=1.0
+        ),
     )
 
 
@@ -51,8 +72,10 @@ def store(tmp_path):
         rec("s1c", 10, "z", ["acme"], ["fraud"], lang="en"),
         rec("s2", 10, "x", ["acme"], ["fraud", "bribery"]),
         rec("s2b", 10, "y", ["acme"], ["fraud", "bribery"]),
-        rec("s3", 10, "x", ["acme"]), rec("s4", 10, "y", ["acme"]),
-        rec("s5", 10, "z", ["acme"]), rec("s6", 10, "x", ["acme"]),
+        rec("s3", 10, "x", ["acme"]),
+        rec("s4", 10, "y", ["acme"]),
+        rec("s5", 10, "z", ["acme"]),
+        rec("s6", 10, "x", ["acme"]),
         rec("n1", 10, "x", [], ["fraud"]),  # an allegation without an actor is not flagged
         rec("k1", 8, "k", ["globex"], text="검찰은 북한 해킹 조직을 수사하고 있다", lang="ko"),
         rec("e1", 8, "k", ["globex"], title="Tunnels found", text="Engineers located two tunnels"),
@@ -63,13 +86,22 @@ def store(tmp_path):
 def test_stories_view(store):
     with store.reader() as con:
         row = con.execute("SELECT * FROM stories WHERE story_id = 's1'").fetchone()
-        assert row[1:] == ("Acme raided", datetime(2024, 5, 10, 9), datetime(2024, 5, 10, 9), 3, 3, ["de", "en"])
+        assert row[1:] == (
+            "Acme raided",
+            datetime(2024, 5, 10, 9),
+            datetime(2024, 5, 10, 9),
+            3,
+            3,
+            ["de", "en"],
+        )
         assert con.execute("SELECT count(*) FROM stories").fetchone()[0] == 21 - 3
 
 
 def test_daily_trends_counts_articles_stories_and_outlets(store):
     with store.reader() as con:
-        rows = con.execute("SELECT * FROM daily_trends WHERE day = DATE '2024-05-10' ORDER BY kind, entity_id").fetchall()
+        rows = con.execute(
+            "SELECT * FROM daily_trends WHERE day = DATE '2024-05-10' ORDER BY kind, entity_id"
+        ).fetchall()
     assert rows == [
         (date(2024, 5, 10), "actor", "acme", 9, 6, 3),
         (date(2024, 5, 10), "allegation", "bribery", 2, 1, 2),
@@ -80,7 +112,10 @@ def test_daily_trends_counts_articles_stories_and_outlets(store):
 def test_cooccurrence_counts_stories(store):
     with store.reader() as con:
         rows = con.execute("SELECT * FROM cooccurrence ORDER BY all").fetchall()
-    assert rows == [(date(2024, 5, 10), "acme", "bribery", 1), (date(2024, 5, 10), "acme", "fraud", 2)]
+    assert rows == [
+        (date(2024, 5, 10), "acme", "bribery", 1),
+        (date(2024, 5, 10), "acme", "fraud", 2),
+    ]
 
 
 def test_spikes_find_the_burst_and_nothing_else(store):
@@ -145,8 +180,11 @@ def test_cli_trends(store, app, tmp_path):
     assert [s["entity_id"] for s in data["spikes"]] == ["acme"]
 
     png = tmp_path / "chart.png"
-    result = runner.invoke(app, ["trends", "--db", store.target, "--actor", "acme", "--plot", str(png)],
-                           env={"COLUMNS": "120"})
+    result = runner.invoke(
+        app,
+        ["trends", "--db", store.target, "--actor", "acme", "--plot", str(png)],
+        env={"COLUMNS": "120"},
+    )
     assert result.exit_code == 0, result.output
     assert "▁▁▁▁▂▂▂▂▂▂▂▂▂█" in result.output and "Spikes" in result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -163,11 +201,26 @@ def test_cli_export(store, app, tmp_path):
     result = runner.invoke(app, ["export", "--db", store.target, str(out)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(f"{n}.parquet" for n in (
-        "articles", "mentions", "flags", "sources", "stories", "daily_trends", "cooccurrence", "spikes"))
+    assert names == sorted(
+        f"{n}.parquet"
+        for n in (
+            "articles",
+            "mentions",
+            "flags",
+            "sources",
+            "stories",
+            "daily_trends",
+            "cooccurrence",
+            "spikes",
+        )
+    )
     assert duckdb.sql(f"SELECT count(*) FROM '{out}/stories.parquet'").fetchone()[0] == 18
-    result = runner.invoke(app, ["export", "--db", store.target, "--format", "csv", str(tmp_path / "csv")])
-    assert result.exit_code == 0 and (tmp_path / "csv" / "daily_trends.csv").read_text().startswith("day,kind")
+    result = runner.invoke(
+        app, ["export", "--db", store.target, "--format", "csv", str(tmp_path / "csv")]
+    )
+    assert result.exit_code == 0 and (tmp_path / "csv" / "daily_trends.csv").read_text().startswith(
+        "day,kind"
+    )
     result = runner.invoke(app, ["export", "--db", store.target, "--format", "xlsx", str(out)])
     assert result.exit_code == 2 and "Error:" in result.output
     assert "Examples" in runner.invoke(app, ["export", "--help"]).output

@@ -9,7 +9,15 @@ from newswatch.flagging.watchlist import load_watchlist, parse_watchlist
 
 DEFAULT = Path(__file__).parent.parent / "config" / "watchlist.yaml"
 
-ACTORS = {"north_korea", "hezbollah", "hamas", "iran", "komid", "jihad_construction_foundation", "alma_center"}
+ACTORS = {
+    "north_korea",
+    "hezbollah",
+    "hamas",
+    "iran",
+    "komid",
+    "jihad_construction_foundation",
+    "alma_center",
+}
 ALLEGATIONS = {"tunnel_technology_transfer", "tunnel_network", "arms_transfer", "military_training"}
 
 
@@ -69,7 +77,12 @@ def test_duplicate_id():
 def test_rule_must_name_known_actors():
     data = _minimal()
     data["allegations"] = [
-        {"id": "t", "name": "T", "terms": {"en": ["tunnel*"]}, "rule": {"actors": ["hamas"], "with": ["hizbollah"]}}
+        {
+            "id": "t",
+            "name": "T",
+            "terms": {"en": ["tunnel*"]},
+            "rule": {"actors": ["hamas"], "with": ["hizbollah"]},
+        }
     ]
     e = _error(data)
     assert e.entry == "allegations[0] (id: 't').rule.with[0]"
@@ -115,7 +128,9 @@ def test_content_hash_ignores_comments_but_not_content(tmp_path):
     a = tmp_path / "a.yaml"
     b = tmp_path / "b.yaml"
     a.write_text("actors: [{id: x, name: X, aliases: {en: [X]}}]\n", encoding="utf-8")
-    b.write_text("# a comment\nactors:\n  - {id: x, name: X, aliases: {en: [X]}}\n", encoding="utf-8")
+    b.write_text(
+        "# a comment\nactors:\n  - {id: x, name: X, aliases: {en: [X]}}\n", encoding="utf-8"
+    )
     assert load_watchlist(a).content_hash == load_watchlist(b).content_hash
     b.write_text("actors: [{id: x, name: X, aliases: {en: [X, Y]}}]\n", encoding="utf-8")
     assert load_watchlist(a).content_hash != load_watchlist(b).content_hash

@@ -13,15 +13,15 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 from rich.console import Console
 
 from newswatch.errors import ConfigError, NewswatchError, StoreError
 
-__all__ = ["app", "main", "errors_to_exit", "err_console"]
+__all__ = ["app", "err_console", "errors_to_exit", "main"]
 
 app = typer.Typer(
     name="newswatch",
@@ -39,11 +39,16 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False)
 
 ConfigOpt = typer.Option(
-    None, "--config", "-c", help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
+    None,
+    "--config",
+    "-c",
+    help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
     show_default=False,
 )
 DbOpt = typer.Option(
-    None, "--db", help="DuckDB file, or a DuckLake target (ducklake:postgres:dbname=… or ducklake:<catalog file>); "
+    None,
+    "--db",
+    help="DuckDB file, or a DuckLake target (ducklake:postgres:dbname=… or ducklake:<catalog file>); "
     "default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb.",
     show_default=False,
 )
@@ -86,7 +91,7 @@ def _current_store(target: str):
     return store
 
 
-def _load(config_dir: Optional[Path], db: Optional[str]):
+def _load(config_dir: Path | None, db: str | None):
     from newswatch.config import load_config
     from newswatch.flagging.matcher import Matcher
 
@@ -98,16 +103,19 @@ def _load(config_dir: Optional[Path], db: Optional[str]):
 # -- run ---------------------------------------------------------------------------------
 @app.command()
 def run(
-    config_dir: Optional[Path] = ConfigOpt,
-    db: Optional[str] = DbOpt,
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
     prefect: bool = typer.Option(
-        False, "--prefect/--no-prefect",
+        False,
+        "--prefect/--no-prefect",
         help="Run the pass as the Prefect flow (flows/poll.py). Default: on when PREFECT_API_URL is set.",
         show_default=False,
     ),
     output: str = typer.Option("text", "--format", "-f", help="Summary format: text or json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    due: bool = typer.Option(False, "--due", help="Poll only the feeds whose next poll is due (as scheduled runs do)."),
+    due: bool = typer.Option(
+        False, "--due", help="Poll only the feeds whose next poll is due (as scheduled runs do)."
+    ),
 ) -> None:
     """One polling pass over the configured feeds; prints a summary.
 
@@ -148,8 +156,12 @@ def _run_with_progress(config, *, quiet: bool, due_only: bool = False):
     if quiet or not err_console.is_terminal:
         return run_pass(config, due_only=due_only)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as prog:
         feeds = prog.add_task("feeds", total=None)
         pages = prog.add_task("articles", total=0)
@@ -185,7 +197,11 @@ def _print_summary_dict(s: dict) -> None:
         out.print("Newly flagged:")
         for a in s["flagged"]:
             al = f" / {', '.join(a['allegations'])}" if a["allegations"] else ""
-            out.print(f"  - [{a['source']}] {a['title']}  ({', '.join(a['actors'])}{al})", soft_wrap=True, markup=False)
+            out.print(
+                f"  - [{a['source']}] {a['title']}  ({', '.join(a['actors'])}{al})",
+                soft_wrap=True,
+                markup=False,
+            )
 
 
 # -- sql ---------------------------------------------------------------------------------
@@ -195,9 +211,16 @@ _READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
 @app.command()
 def sql(
     query: str = typer.Argument(..., help="SQL to run, or - to read it from standard input."),
-    db: Optional[str] = DbOpt,
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json (one array) or jsonl (one object per line)."),
-    max_width: int = typer.Option(80, "--max-width", help="Truncate table cells to this width (0: no limit)."),
+    db: str | None = DbOpt,
+    fmt: str = typer.Option(
+        "table",
+        "--format",
+        "-f",
+        help="table, csv, json (one array) or jsonl (one object per line).",
+    ),
+    max_width: int = typer.Option(
+        80, "--max-width", help="Truncate table cells to this width (0: no limit)."
+    ),
 ) -> None:
     """Run a read-only SQL query against the database.
 
@@ -212,7 +235,6 @@ def sql(
     import duckdb
 
     from newswatch.output import FORMATS, write_rows
-    from newswatch.store import Store
 
     with errors_to_exit():
         if fmt not in FORMATS:
@@ -231,9 +253,7 @@ def sql(
             for st in statements:
                 kind = st.type.name
                 if kind not in _READ_ONLY_TYPES:
-                    raise StoreError(
-                        f"newswatch sql is read-only: a {kind} statement is refused"
-                    )
+                    raise StoreError(f"newswatch sql is read-only: a {kind} statement is refused")
             try:
                 rel = None
                 for st in statements[:-1]:
@@ -271,9 +291,13 @@ def _default_db() -> str:
 # -- reflag, sources, status ---------------------------------------------------------------
 @app.command()
 def reflag(
-    config_dir: Optional[Path] = ConfigOpt,
-    db: Optional[str] = DbOpt,
-    since: Optional[str] = typer.Option(None, "--since", help="Only articles published (or fetched) on or after this date, YYYY-MM-DD."),
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Only articles published (or fetched) on or after this date, YYYY-MM-DD.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the watchlist again over stored articles, after editing it.
@@ -302,11 +326,17 @@ def reflag(
                 raise ConfigError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
         from rich.progress import Progress
 
-        with Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal) as prog:
+        with Progress(
+            console=err_console, transient=True, disable=quiet or not err_console.is_terminal
+        ) as prog:
             task = prog.add_task("re-flagging", total=None)
-            stats = do_reflag(Store(config.db), config.watchlist_path, since=day,
-                              workers=config.settings.pipeline.workers,
-                              progress=lambda done, total: prog.update(task, completed=done, total=total))
+            stats = do_reflag(
+                Store(config.db),
+                config.watchlist_path,
+                since=day,
+                workers=config.settings.pipeline.workers,
+                progress=lambda done, total: prog.update(task, completed=done, total=total),
+            )
         Console(highlight=False, soft_wrap=True).print(
             f"Re-flagged {stats.articles} articles with watchlist {stats.watchlist_version}: "
             f"{stats.flagged_before} flagged before, {stats.flagged_after} now; {stats.changed} changed."
@@ -315,7 +345,7 @@ def reflag(
 
 @app.command()
 def sources(
-    db: Optional[str] = DbOpt,
+    db: str | None = DbOpt,
     failing: bool = typer.Option(False, "--failing", help="Only feeds that are failing now."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or jsonl."),
 ) -> None:
@@ -326,9 +356,8 @@ def sources(
       newswatch sources
       newswatch sources --failing -f json
     """
-    from newswatch.reports.status import source_rows
     from newswatch.output import FORMATS, write_rows
-    from newswatch.store import Store
+    from newswatch.reports.status import source_rows
 
     with errors_to_exit():
         if fmt not in FORMATS:
@@ -339,8 +368,8 @@ def sources(
 
 @app.command()
 def status(
-    config_dir: Optional[Path] = ConfigOpt,
-    db: Optional[str] = DbOpt,
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
     fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """Last runs, feeds due and failing, digests pending, database size.
@@ -353,9 +382,8 @@ def status(
     import json
 
     from newswatch.config import load_config
-    from newswatch.reports.status import status_report
     from newswatch.output import jsonable
-    from newswatch.store import Store
+    from newswatch.reports.status import status_report
 
     with errors_to_exit():
         settings = None
@@ -372,16 +400,24 @@ def status(
             return
         out = Console(highlight=False, soft_wrap=True)
         size = report.get("database_bytes")
-        out.print(f"Database {report['database']} (schema {report['schema_version']}"
-                  + (f", {size / 1e6:.1f} MB)" if size is not None else ")"))
-        out.print(f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged.")
+        out.print(
+            f"Database {report['database']} (schema {report['schema_version']}"
+            + (f", {size / 1e6:.1f} MB)" if size is not None else ")")
+        )
+        out.print(
+            f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged."
+        )
         f = report["feeds"]
-        out.print(f"Feeds: {f['enabled']} enabled, {f['due_now']} due now, {f['erroring']} erroring, "
-                  f"{f['failing_over_a_day']} failing for over a day; next due {f['next_due_at'] or '-'}.")
+        out.print(
+            f"Feeds: {f['enabled']} enabled, {f['due_now']} due now, {f['erroring']} erroring, "
+            f"{f['failing_over_a_day']} failing for over a day; next due {f['next_due_at'] or '-'}."
+        )
         out.print("Last runs:")
         for r in report["last_runs"] or []:
-            out.print(f"  {r['started_at']}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed']} failed), "
-                      f"{r['articles_new']} new, {r['articles_flagged']} flagged  [{r['run_id']}]")
+            out.print(
+                f"  {r['started_at']}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed']} failed), "
+                f"{r['articles_new']} new, {r['articles_flagged']} flagged  [{r['run_id']}]"
+            )
         if not report["last_runs"]:
             out.print("  (none yet)")
         if report["digests"]:
@@ -393,8 +429,12 @@ def status(
 # -- demo --------------------------------------------------------------------------------
 @app.command()
 def demo(
-    db: str = typer.Option("data/demo.duckdb", "--db", help="Where to write the demo database (replaced)."),
-    keep_serving: bool = typer.Option(False, "--serve", help="Keep the sample site running until Ctrl-C."),
+    db: str = typer.Option(
+        "data/demo.duckdb", "--db", help="Where to write the demo database (replaced)."
+    ),
+    keep_serving: bool = typer.Option(
+        False, "--serve", help="Keep the sample site running until Ctrl-C."
+    ),
 ) -> None:
     """Run the whole pipeline against a bundled sample news site on 127.0.0.1.
 
@@ -410,7 +450,6 @@ def demo(
 
     from newswatch.config import load_config
     from newswatch.demo import demo_site, demo_sources
-    from newswatch.pipeline.run import run_pass
 
     with errors_to_exit():
         defaults = default_config_files()
@@ -422,7 +461,9 @@ def demo(
         with site, tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
             cdir = Path(tmp)
             (cdir / "sources.yaml").write_text(
-                yaml.safe_dump({"sources": demo_sources(site)}, allow_unicode=True, sort_keys=False),
+                yaml.safe_dump(
+                    {"sources": demo_sources(site)}, allow_unicode=True, sort_keys=False
+                ),
                 encoding="utf-8",
             )
             shutil.copy(defaults / "watchlist.yaml", cdir / "watchlist.yaml")
@@ -440,7 +481,9 @@ def demo(
                 ),
                 encoding="utf-8",
             )
-            err_console.print(f"Sample news site running at {site.base_url} ({len(demo_sources(site))} feeds)")
+            err_console.print(
+                f"Sample news site running at {site.base_url} ({len(demo_sources(site))} feeds)"
+            )
             config = load_config(cdir)
             summary = _run_with_progress(config, quiet=False)
             _print_summary_dict(summary.to_dict())
@@ -448,14 +491,13 @@ def demo(
             eml = _write_demo_digest(config, dbp)
             out = Console(highlight=False, soft_wrap=True)
             out.print(
-                "\nThe results are in [bold]{db}[/bold]. Try:\n"
-                "  newswatch sql --db {db} \"SELECT source, title, language FROM articles ORDER BY published_at\"\n"
-                "  newswatch sql --db {db} \"SELECT a.title, f.actors, f.allegations, f.score FROM flags f "
-                "JOIN articles a USING (article_id) ORDER BY f.score DESC\"\n"
-                "  newswatch sql --db {db} -f json \"SELECT entity_id, matched_text, sentence FROM mentions "
+                f"\nThe results are in [bold]{dbp}[/bold]. Try:\n"
+                f'  newswatch sql --db {dbp} "SELECT source, title, language FROM articles ORDER BY published_at"\n'
+                f'  newswatch sql --db {dbp} "SELECT a.title, f.actors, f.allegations, f.score FROM flags f '
+                'JOIN articles a USING (article_id) ORDER BY f.score DESC"\n'
+                f'  newswatch sql --db {dbp} -f json "SELECT entity_id, matched_text, sentence FROM mentions '
                 "WHERE kind = 'allegation'\"\n"
-                "\nThe alert digest newswatch would email is in [bold]{eml}[/bold] (open it with a mail client)."
-                .format(db=dbp, eml=eml)
+                f"\nThe alert digest newswatch would email is in [bold]{eml}[/bold] (open it with a mail client)."
             )
             if keep_serving:
                 err_console.print(f"Serving {site.base_url} until Ctrl-C …")
@@ -493,13 +535,22 @@ def _write_demo_digest(config, dbp: Path) -> Path:
 
     eml = dbp.with_name(dbp.stem + "-digest.eml")
     digest = DigestSettings(
-        name="demo", recipients=["analyst@example.org"], immediate=True, backfill_days=365,
-        include_actor_only=False, subject="newswatch demo digest: {count} new ({date})",
+        name="demo",
+        recipients=["analyst@example.org"],
+        immediate=True,
+        backfill_days=365,
+        include_actor_only=False,
+        subject="newswatch demo digest: {count} new ({date})",
     )
     from newswatch.flagging.watchlist import watchlist_labels
 
-    send_digest(Store(dbp), digest, config.settings.smtp, to_file=eml,
-                labels=watchlist_labels(config.watchlist_path))
+    send_digest(
+        Store(dbp),
+        digest,
+        config.settings.smtp,
+        to_file=eml,
+        labels=watchlist_labels(config.watchlist_path),
+    )
     return eml
 
 
@@ -509,16 +560,23 @@ def default_config_files() -> Path:
     for cand in (here / "default_config", here.parent.parent / "config"):
         if (cand / "watchlist.yaml").exists():
             return cand
-    raise ConfigError("the default configuration is missing from this installation",
-                      file=str(here / "default_config"))
+    raise ConfigError(
+        "the default configuration is missing from this installation",
+        file=str(here / "default_config"),
+    )
 
 
 def _register_commands() -> None:
     """Commands that live in their own modules."""
     import importlib
 
-    for name in ("newswatch.cli_flag", "newswatch.cli_digest", "newswatch.cli_trends", "newswatch.cli_serve",
-                 "newswatch.cli_worker"):
+    for name in (
+        "newswatch.cli_flag",
+        "newswatch.cli_digest",
+        "newswatch.cli_trends",
+        "newswatch.cli_serve",
+        "newswatch.cli_worker",
+    ):
         importlib.import_module(name).register(app)
 
 

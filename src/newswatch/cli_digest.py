@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from newswatch.config import resolve_db
 from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
@@ -15,7 +16,6 @@ from newswatch.digest.deliver import (
     send_digest,
     send_due_digests,
 )
-from newswatch.config import resolve_db
 from newswatch.errors import ConfigError, NewswatchError
 
 __all__ = ["digest_command", "register"]
@@ -72,17 +72,29 @@ def _report(r: DigestResult, *, dry_run: bool) -> list[str]:
 
 
 def digest_command(
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="Configuration folder (default: ./config or NEWSWATCH_CONFIG).")] = None,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="DuckDB file (default: from newswatch.yaml or NEWSWATCH_DB).")] = None,
-    name: Annotated[str | None, typer.Option(
-        "--name", help="Only this digest, sent now whatever its schedule.")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print what would be sent; send and change nothing.")] = False,
-    to_file: Annotated[Path | None, typer.Option(
-        "--to-file", help="Write the message to this .eml file instead of sending it (marks nothing delivered).",
-    )] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Configuration folder (default: ./config or NEWSWATCH_CONFIG)."
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="DuckDB file (default: from newswatch.yaml or NEWSWATCH_DB)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only this digest, sent now whatever its schedule.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send and change nothing.")
+    ] = False,
+    to_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--to-file",
+            help="Write the message to this .eml file instead of sending it (marks nothing delivered).",
+        ),
+    ] = None,
 ) -> None:
     from newswatch.config import default_config_dir
     from newswatch.store import Store
@@ -93,7 +105,9 @@ def digest_command(
             raise ConfigError("configuration directory not found", file=str(cdir))
         smtp, digests = load_digest_settings(cdir)
         if not digests:
-            raise ConfigError("no digests configured (add a digests: list)", file=str(cdir / "newswatch.yaml"))
+            raise ConfigError(
+                "no digests configured (add a digests: list)", file=str(cdir / "newswatch.yaml")
+            )
         if name is not None and name not in {d.name for d in digests}:
             raise ConfigError(
                 f"no digest named {name!r} (configured: {', '.join(d.name for d in digests)})",
@@ -112,8 +126,9 @@ def digest_command(
             digest = next(d for d in digests if d.name == name)
             results = [send_digest(store, digest, smtp, dry_run=dry_run, labels=labels)]
         else:
-            results = send_due_digests(store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run,
-                                       labels=labels)
+            results = send_due_digests(
+                store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run, labels=labels
+            )
     except NewswatchError as e:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"Error: {e}{hint}", file=sys.stderr)

@@ -23,7 +23,13 @@ from rich.table import Table
 
 from newswatch.config import default_config_dir
 from newswatch.errors import ConfigError, NewswatchError
-from newswatch.flagging.evaluate import EvalReport, Scores, check_thresholds, evaluate, load_thresholds
+from newswatch.flagging.evaluate import (
+    EvalReport,
+    Scores,
+    check_thresholds,
+    evaluate,
+    load_thresholds,
+)
 from newswatch.flagging.matcher import Matcher
 from newswatch.ingest.language import detect_language
 from newswatch.models import FlagResult
@@ -66,7 +72,9 @@ class EvalFormat(str, Enum):
     json = "json"
 
 
-_CONFIG_HELP = "Configuration folder holding watchlist.yaml (default: $NEWSWATCH_CONFIG, else ./config)."
+_CONFIG_HELP = (
+    "Configuration folder holding watchlist.yaml (default: $NEWSWATCH_CONFIG, else ./config)."
+)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -168,7 +176,9 @@ def result_as_dict(
 
 
 def flag_command(
-    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Text or HTML files; - for stdin."),
+    paths: list[str] = typer.Argument(
+        ..., metavar="PATH...", help="Text or HTML files; - for stdin."
+    ),
     config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
     fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
 ) -> None:
@@ -244,7 +254,15 @@ def _eval_tables(report: EvalReport) -> None:
     def table(title: str, rows: dict[str, Scores]) -> None:
         t = Table("", "P", "R", "F1", "TP", "FP", "FN", title=title, title_justify="left")
         for name, s in rows.items():
-            t.add_row(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.tp), str(s.fp), str(s.fn))
+            t.add_row(
+                name,
+                f"{s.precision:.3f}",
+                f"{s.recall:.3f}",
+                f"{s.f1:.3f}",
+                str(s.tp),
+                str(s.fp),
+                str(s.fn),
+            )
         console.print(t)
 
     table("actors", report.actors)

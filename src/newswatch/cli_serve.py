@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-__all__ = ["serve_command", "register"]
+__all__ = ["register", "serve_command"]
 
 _HELP = """Run the schedules on this machine until Ctrl-C: the polling flow every few minutes
 (serve.poll_minutes, default 5) and the alert digests on their own cron schedules.
@@ -33,23 +32,34 @@ Examples:
 
 
 def serve_command(
-    config_dir: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
+    config_dir: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
         show_default=False,
     ),
-    db: Optional[str] = typer.Option(
-        None, "--db", help="DuckDB file (default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb).",
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="DuckDB file (default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb).",
         show_default=False,
     ),
-    poll_minutes: Optional[float] = typer.Option(
-        None, "--poll-minutes", help="Minutes between polling runs (default: serve.poll_minutes, 5).",
+    poll_minutes: float | None = typer.Option(
+        None,
+        "--poll-minutes",
+        help="Minutes between polling runs (default: serve.poll_minutes, 5).",
         show_default=False,
     ),
-    port: Optional[int] = typer.Option(
-        None, "--port", help="Port of the local Prefect server (default: serve.port, else a free one).",
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        help="Port of the local Prefect server (default: serve.port, else a free one).",
         show_default=False,
     ),
-    once: bool = typer.Option(False, "--once", help="Run each flow once now through Prefect, then stop."),
+    once: bool = typer.Option(
+        False, "--once", help="Run each flow once now through Prefect, then stop."
+    ),
 ) -> None:
     from newswatch.cli import _load, err_console, errors_to_exit
     from newswatch.errors import ConfigError
@@ -63,7 +73,9 @@ def serve_command(
     with errors_to_exit():
         config = _load(config_dir, db)  # a bad configuration stops here, before any server
         settings = load_serve_settings(config.config_dir)
-        updates = {k: v for k, v in (("poll_minutes", poll_minutes), ("port", port)) if v is not None}
+        updates = {
+            k: v for k, v in (("poll_minutes", poll_minutes), ("port", port)) if v is not None
+        }
         if updates:
             try:
                 settings = type(settings).model_validate({**settings.model_dump(), **updates})
@@ -78,7 +90,10 @@ def serve_command(
             data = db_path.parent
             home = Path(settings.prefect_home) if settings.prefect_home else data / "prefect"
             server = LocalPrefectServer(
-                home, log_path=data / "prefect-server.log", port=settings.port, ui=settings.ui,
+                home,
+                log_path=data / "prefect-server.log",
+                port=settings.port,
+                ui=settings.ui,
                 start_timeout=settings.server_start_timeout_seconds,
             )
         else:
@@ -89,7 +104,9 @@ def serve_command(
             return build_deployments(cdir, str(db_path), settings)
 
         def log(message: str) -> None:
-            err_console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True)
+            err_console.print(
+                f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True
+            )
 
         code = serve_forever(deployments, server=server, once=once, log=log)
         err_console.print("Stopped.")

@@ -1,7 +1,7 @@
 """``newswatch trends`` and ``newswatch export``: register them on the main Typer app.
 
-    from newswatch import cli_trends
-    cli_trends.register(app)
+from newswatch import cli_trends
+cli_trends.register(app)
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.reports import trends
 from newswatch.errors import NewswatchError
+from newswatch.reports import trends
 from newswatch.store import Store
 
 __all__ = ["register"]
@@ -37,12 +36,20 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> None:
 
 
 def trends_command(
-    days: int = typer.Option(14, "--days", "-n", min=1, max=3660, help="Days to show, ending at --end."),
-    actor: Optional[str] = typer.Option(None, "--actor", help="Only this actor id."),
-    allegation: Optional[str] = typer.Option(None, "--allegation", help="Only this allegation id."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last day (YYYY-MM-DD); default: the last day with data."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a chart to this PNG file."),
-    limit: int = typer.Option(30, "--limit", min=1, help="At most this many entities in the table."),
+    days: int = typer.Option(
+        14, "--days", "-n", min=1, max=3660, help="Days to show, ending at --end."
+    ),
+    actor: str | None = typer.Option(None, "--actor", help="Only this actor id."),
+    allegation: str | None = typer.Option(None, "--allegation", help="Only this allegation id."),
+    end: str | None = typer.Option(
+        None, "--end", help="Last day (YYYY-MM-DD); default: the last day with data."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also write a chart to this PNG file."
+    ),
+    limit: int = typer.Option(
+        30, "--limit", min=1, help="At most this many entities in the table."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     db: str = typer.Option(_default_db, "--db", help="DuckDB file (env NEWSWATCH_DB)."),
 ) -> None:
@@ -69,8 +76,9 @@ def trends_command(
         _fail(f"--plot {plot}: the chart is written as PNG", "name the file *.png", code=2)
     try:
         with Store(db).reader() as con:
-            start, last, rows = trends.trend_rows(con, days=days, end=end_day, actor=actor,
-                                                  allegation=allegation, limit=limit)
+            start, last, rows = trends.trend_rows(
+                con, days=days, end=end_day, actor=actor, allegation=allegation, limit=limit
+            )
             spikes = trends.spike_rows(con, days=days, end=last, actor=actor, allegation=allegation)
         if plot is not None:
             trends.plot_trends(plot, start, rows, spikes)
@@ -80,36 +88,78 @@ def trends_command(
         _fail(f"{plot}: cannot write the chart: {e.strerror or e}")
 
     if as_json:
-        typer.echo(json.dumps({
-            "start": start.isoformat(), "end": last.isoformat(),
-            "trends": [{"kind": r.kind, "entity_id": r.entity_id, "articles": r.articles,
-                        "stories": r.stories, "sources": r.sources, "series": list(r.series)}
-                       for r in rows],
-            "spikes": [{"day": s.day.isoformat(), "kind": s.kind, "entity_id": s.entity_id,
-                        "stories": s.stories, "baseline": round(s.baseline, 3),
-                        "zscore": round(s.zscore, 3)} for s in spikes],
-        }, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "start": start.isoformat(),
+                    "end": last.isoformat(),
+                    "trends": [
+                        {
+                            "kind": r.kind,
+                            "entity_id": r.entity_id,
+                            "articles": r.articles,
+                            "stories": r.stories,
+                            "sources": r.sources,
+                            "series": list(r.series),
+                        }
+                        for r in rows
+                    ],
+                    "spikes": [
+                        {
+                            "day": s.day.isoformat(),
+                            "kind": s.kind,
+                            "entity_id": s.entity_id,
+                            "stories": s.stories,
+                            "baseline": round(s.baseline, 3),
+                            "zscore": round(s.zscore, 3),
+                        }
+                        for s in spikes
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     console = Console(highlight=False)
     if not rows:
         console.print("No flagged articles in this period.")
     else:
         table = Table(title=f"Stories per day, {start} … {last}")
-        for col, just in (("kind", "left"), ("entity", "left"), ("stories", "right"),
-                          ("articles", "right"), ("sources", "right"), ("trend", "left"),
-                          ("last day", "right")):
+        for col, just in (
+            ("kind", "left"),
+            ("entity", "left"),
+            ("stories", "right"),
+            ("articles", "right"),
+            ("sources", "right"),
+            ("trend", "left"),
+            ("last day", "right"),
+        ):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         for r in rows:
-            table.add_row(r.kind, r.entity_id, str(r.stories), str(r.articles), str(r.sources),
-                          r.spark, str(r.series[-1]))
+            table.add_row(
+                r.kind,
+                r.entity_id,
+                str(r.stories),
+                str(r.articles),
+                str(r.sources),
+                r.spark,
+                str(r.series[-1]),
+            )
         console.print(table)
     if spikes:
         table = Table(title="Spikes")
         for col in ("day", "kind", "entity", "stories", "baseline", "z"):
             table.add_column(col, justify="left" if col in ("day", "kind", "entity") else "right")
         for s in spikes:
-            table.add_row(s.day.isoformat(), s.kind, s.entity_id, str(s.stories),
-                          f"{s.baseline:.1f}", f"{s.zscore:.1f}")
+            table.add_row(
+                s.day.isoformat(),
+                s.kind,
+                s.entity_id,
+                str(s.stories),
+                f"{s.baseline:.1f}",
+                f"{s.zscore:.1f}",
+            )
         console.print(table)
     else:
         console.print("No spikes.")
@@ -118,7 +168,9 @@ def trends_command(
 
 
 def export_command(
-    directory: Path = typer.Argument(..., help="Folder to write the files into (created if missing)."),
+    directory: Path = typer.Argument(
+        ..., help="Folder to write the files into (created if missing)."
+    ),
     fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
     db: str = typer.Option(_default_db, "--db", help="DuckDB file (env NEWSWATCH_DB)."),
 ) -> None:

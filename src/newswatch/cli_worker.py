@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Optional
 
 import typer
 
@@ -31,22 +30,39 @@ Examples:
 
 def worker_argv(pool: str, *, limit: int = 1, name: str | None = None) -> list[str]:
     """The ``prefect worker start`` command line this command runs (with this interpreter)."""
-    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
-            "--limit", str(limit)]
+    argv = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "worker",
+        "start",
+        "--pool",
+        pool,
+        "--type",
+        "process",
+        "--limit",
+        str(limit),
+    ]
     return argv + (["--name", name] if name else [])
 
 
 def worker_command(
-    pool: str = typer.Option("newswatch", "--pool", "-p", help="The Prefect work pool (type process)."),
+    pool: str = typer.Option(
+        "newswatch", "--pool", "-p", help="The Prefect work pool (type process)."
+    ),
     limit: int = typer.Option(1, "--limit", min=1, help="Flow runs at a time on this host."),
-    name: Optional[str] = typer.Option(None, "--name", help="Worker name (default: Prefect's)."),
+    name: str | None = typer.Option(None, "--name", help="Worker name (default: Prefect's)."),
 ) -> None:
     from newswatch.cli import err_console
 
     if not os.environ.get("PREFECT_API_URL"):
-        err_console.print("[red]Error:[/red] PREFECT_API_URL is not set: a worker needs a Prefect server")
-        err_console.print("Hint: export PREFECT_API_URL=http://<server>:4200/api "
-                          "(one host can use `newswatch serve` instead)")
+        err_console.print(
+            "[red]Error:[/red] PREFECT_API_URL is not set: a worker needs a Prefect server"
+        )
+        err_console.print(
+            "Hint: export PREFECT_API_URL=http://<server>:4200/api "
+            "(one host can use `newswatch serve` instead)"
+        )
         raise typer.Exit(2)
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -27,19 +27,19 @@ from newswatch.serve import ServeSettings
 from newswatch.stories import StorySettings
 
 __all__ = [
+    "Config",
     "FetchSettings",
     "PipelineSettings",
     "Settings",
     "Source",
-    "Config",
+    "default_config_dir",
+    "default_db_path",
+    "format_validation_error",
     "load_config",
     "load_settings",
     "load_sources",
-    "default_config_dir",
-    "default_db_path",
-    "resolve_db",
     "read_yaml",
-    "format_validation_error",
+    "resolve_db",
 ]
 
 ENV_PREFIX = "NEWSWATCH_"
@@ -170,7 +170,9 @@ def default_db_path() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "DB", "data/newswatch.duckdb"))
 
 
-def resolve_db(config_dir: Path | str | None = None, db: str | None = None, *, strict: bool = False) -> str:
+def resolve_db(
+    config_dir: Path | str | None = None, db: str | None = None, *, strict: bool = False
+) -> str:
     """The database a command uses: ``--db``, else ``NEWSWATCH_DB``, else ``database:`` in
     ``<config_dir>/newswatch.yaml``, else ``data/newswatch.duckdb``.
 
@@ -206,7 +208,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"invalid YAML: {problem}", file=str(path), entry=where) from None
 
 
-def format_validation_error(e: ValidationError, data: Any, *, list_key: str | None = None) -> tuple[str, str]:
+def format_validation_error(
+    e: ValidationError, data: Any, *, list_key: str | None = None
+) -> tuple[str, str]:
     """Turn the first pydantic error into (entry, message), naming list entries by name."""
     err = e.errors()[0]
     loc = list(err["loc"])
@@ -285,7 +289,8 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
         environ.setdefault(ENV_PREFIX + "DATABASE", environ[ENV_PREFIX + "DB"])
     if ENV_PREFIX + "ALLOW_PRIVATE_ADDRESSES" in environ:
         environ.setdefault(
-            ENV_PREFIX + "FETCH_ALLOW_PRIVATE_ADDRESSES", environ[ENV_PREFIX + "ALLOW_PRIVATE_ADDRESSES"]
+            ENV_PREFIX + "FETCH_ALLOW_PRIVATE_ADDRESSES",
+            environ[ENV_PREFIX + "ALLOW_PRIVATE_ADDRESSES"],
         )
     overrides = _env_overrides(Settings, ENV_PREFIX, environ)
     merged = _merge(data, overrides)
@@ -334,6 +339,6 @@ def load_config(config_dir: Path | str | None = None, *, db: str | None = None) 
     watchlist_path = cdir / "watchlist.yaml"
     if not watchlist_path.exists():
         raise ConfigError("file not found", file=str(watchlist_path))
-    return Config(config_dir=cdir, settings=settings, sources=sources, watchlist_path=watchlist_path)
-
-
+    return Config(
+        config_dir=cdir, settings=settings, sources=sources, watchlist_path=watchlist_path
+    )

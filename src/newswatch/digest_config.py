@@ -50,6 +50,7 @@ __all__ = [
 PASSWORD_ENV = "NEWSWATCH_SMTP_PASSWORD"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -146,7 +147,9 @@ class DigestSettings(_Model):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)") from None
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
         return v
 
     @field_validator("subject")
@@ -219,7 +222,7 @@ def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> 
             from prefect.blocks.system import Secret
 
             return str(Secret.load(smtp.password_block).get())
-        except Exception as e:  # noqa: BLE001 - any failure to reach Prefect is a config problem
+        except Exception as e:
             raise ConfigError(
                 f"cannot load the Prefect Secret block {smtp.password_block!r}: {e}",
                 entry="smtp.password_block",

@@ -14,12 +14,12 @@ one line (``Error: …``) with a hint and exits non-zero.
 from __future__ import annotations
 
 __all__ = [
-    "NewswatchError",
     "ConfigError",
-    "FetchError",
-    "ExtractError",
-    "StoreError",
     "DeliveryError",
+    "ExtractError",
+    "FetchError",
+    "NewswatchError",
+    "StoreError",
 ]
 
 

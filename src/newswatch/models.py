@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
-    "FetchResult",
-    "FeedEntry",
-    "ParsedFeed",
-    "Extracted",
-    "Mention",
-    "FlagResult",
     "ArticleRecord",
+    "Extracted",
+    "FeedEntry",
+    "FetchResult",
+    "FlagResult",
+    "Mention",
+    "ParsedFeed",
 ]
 
 

@@ -49,8 +49,14 @@ def _cell(value: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, out: TextIO,
-               *, max_width: int | None = 80) -> int:
+def write_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fmt: str,
+    out: TextIO,
+    *,
+    max_width: int | None = 80,
+) -> int:
     """Write rows in ``fmt``; returns the number of rows written."""
     n = 0
     if fmt == "csv":
@@ -62,13 +68,19 @@ def write_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, 
     elif fmt == "json":
         out.write("[")
         for row in rows:
-            out.write(("," if n else "") + "\n  " + json.dumps(
-                {c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False))
+            out.write(
+                ("," if n else "")
+                + "\n  "
+                + json.dumps({c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+            )
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps({c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps({c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+                + "\n"
+            )
             n += 1
     elif fmt == "table":
         from rich.console import Console

@@ -39,8 +39,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -51,14 +52,14 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 __all__ = [
-    "ServeSettings",
-    "ServeError",
     "LocalPrefectServer",
-    "load_serve_settings",
+    "ServeError",
+    "ServeSettings",
     "build_deployments",
+    "free_port",
+    "load_serve_settings",
     "reconcile_runs",
     "serve_forever",
-    "free_port",
 ]
 
 Log = Callable[[str], None]
@@ -100,7 +101,9 @@ def load_serve_settings(config_dir: Path, environ: dict[str, str] | None = None)
         return ServeSettings.model_validate(merged)
     except ValidationError as e:
         entry, msg = format_validation_error(e, merged)
-        raise ConfigError(msg, file=f"{path} (or NEWSWATCH_SERVE_*)", entry=f"serve.{entry}") from None
+        raise ConfigError(
+            msg, file=f"{path} (or NEWSWATCH_SERVE_*)", entry=f"serve.{entry}"
+        ) from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -131,8 +134,16 @@ class LocalPrefectServer:
     to the thread that started it.
     """
 
-    def __init__(self, home: Path, *, log_path: Path, port: int | None = None, ui: bool = True,
-                 start_timeout: float = 180.0, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        home: Path,
+        *,
+        log_path: Path,
+        port: int | None = None,
+        ui: bool = True,
+        start_timeout: float = 180.0,
+        host: str = "127.0.0.1",
+    ):
         self.home = Path(home).resolve()
         self.log_path = Path(log_path).resolve()
         self.host = host
@@ -166,17 +177,22 @@ class LocalPrefectServer:
 
     def env(self) -> dict[str, str]:
         """The server's environment: this one, minus any other Prefect server, plus ours."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")}
-        env.update({
-            "PREFECT_HOME": str(self.home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.db_path}",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PREFECT_UI_ENABLED": "true" if self.ui else "false",
-            "PREFECT_SERVER_UI_ENABLED": "true" if self.ui else "false",
-            "PREFECT_UI_API_URL": self.api_url,
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")
+        }
+        env.update(
+            {
+                "PREFECT_HOME": str(self.home),
+                "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.db_path}",
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "DO_NOT_TRACK": "1",
+                "PREFECT_UI_ENABLED": "true" if self.ui else "false",
+                "PREFECT_SERVER_UI_ENABLED": "true" if self.ui else "false",
+                "PREFECT_UI_API_URL": self.api_url,
+            }
+        )
         return env
 
     # lifecycle ------------------------------------------------------------------------------
@@ -199,8 +215,10 @@ class LocalPrefectServer:
         self._stop_orphan()
         self._abort.clear()
         log = open(self.log_path, "ab")
-        log.write(f"\n--- newswatch serve: starting the Prefect server on port {self.port} "
-                  f"at {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC ---\n".encode())
+        log.write(
+            f"\n--- newswatch serve: starting the Prefect server on port {self.port} "
+            f"at {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC ---\n".encode()
+        )
         log.flush()
         kwargs: dict[str, Any] = {}
         if os.name == "posix":
@@ -209,11 +227,27 @@ class LocalPrefectServer:
                 kwargs["preexec_fn"] = _linux_parent_death_signal
         else:  # pragma: no cover
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        cmd = [sys.executable, "-m", "prefect", "server", "start",
-               "--host", self.host, "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         try:
-            self.proc = subprocess.Popen(cmd, env=self.env(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=str(self.home), **kwargs)
+            self.proc = subprocess.Popen(
+                cmd,
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.home),
+                **kwargs,
+            )
         finally:
             log.close()
         self.pid_path.write_text(f"{self.proc.pid} {self.port}\n", encoding="utf-8")
@@ -343,42 +377,50 @@ def no_overlap() -> Any:
     return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
 
 
-def build_deployments(config_dir: Path, db: str | None, settings: ServeSettings, *,
-                      digests: bool | None = None) -> list[RunnerDeployment]:
+def build_deployments(
+    config_dir: Path, db: str | None, settings: ServeSettings, *, digests: bool | None = None
+) -> list[RunnerDeployment]:
     """The polling flow every ``poll_minutes``; the digest flow every ``digest_minutes`` when
     digests are configured (each digest's own cron decides whether it is due)."""
     from flows.digest import send_digests_flow
     from flows.poll import poll_flow
 
-    params = {"config_dir": str(Path(config_dir).resolve()),
-              "db": str(Path(db).resolve()) if db else None}
+    params = {
+        "config_dir": str(Path(config_dir).resolve()),
+        "db": str(Path(db).resolve()) if db else None,
+    }
     if digests is None:
         from newswatch.digest.deliver import load_digest_settings
 
         digests = bool(load_digest_settings(Path(config_dir))[1])
-    out = [poll_flow.to_deployment(
-        name=POLL_DEPLOYMENT,
-        interval=dt.timedelta(minutes=settings.poll_minutes),
-        # every few minutes, but each pass fetches only the feeds whose planned poll has come
-        parameters={**params, "due_only": True},
-        concurrency_limit=no_overlap(),
-        tags=["newswatch"],
-        description="newswatch polling pass over the feeds that are due",
-    )]
-    if digests:
-        out.append(send_digests_flow.to_deployment(
-            name=DIGEST_DEPLOYMENT,
-            interval=dt.timedelta(minutes=settings.digest_minutes),
-            parameters=params,
+    out = [
+        poll_flow.to_deployment(
+            name=POLL_DEPLOYMENT,
+            interval=dt.timedelta(minutes=settings.poll_minutes),
+            # every few minutes, but each pass fetches only the feeds whose planned poll has come
+            parameters={**params, "due_only": True},
             concurrency_limit=no_overlap(),
             tags=["newswatch"],
-            description="newswatch alert digests: sends each digest whose cron has come",
-        ))
+            description="newswatch polling pass over the feeds that are due",
+        )
+    ]
+    if digests:
+        out.append(
+            send_digests_flow.to_deployment(
+                name=DIGEST_DEPLOYMENT,
+                interval=dt.timedelta(minutes=settings.digest_minutes),
+                parameters=params,
+                concurrency_limit=no_overlap(),
+                tags=["newswatch"],
+                description="newswatch alert digests: sends each digest whose cron has come",
+            )
+        )
     return out
 
 
-async def reconcile_runs(client: Any, deployment_ids: Sequence[Any], *, crashed: bool,
-                         log: Log) -> dict[str, int]:
+async def reconcile_runs(
+    client: Any, deployment_ids: Sequence[Any], *, crashed: bool, log: Log
+) -> dict[str, int]:
     """Before serving: cancel overdue scheduled runs but the newest per deployment (no
     backlog), and, when ``crashed`` (we are the only runner), mark runs left Running or
     Pending by a killed ``serve`` as Crashed (which frees their concurrency slot)."""
@@ -394,13 +436,15 @@ async def reconcile_runs(client: Any, deployment_ids: Sequence[Any], *, crashed:
     from prefect.states import Cancelled, Crashed
 
     counts = {"skipped": 0, "crashed": 0}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for dep in deployment_ids:
         while True:  # pages of 200 (the API's maximum); cancelled runs drop out of the filter
             late = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
                     deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    ),
                     expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
                 ),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC,
@@ -409,8 +453,11 @@ async def reconcile_runs(client: Any, deployment_ids: Sequence[Any], *, crashed:
             for run in late[1:]:
                 await client.set_flow_run_state(
                     run.id,
-                    Cancelled(name="Skipped", message="missed while newswatch serve was not running; "
-                                                      "one catch-up run replaces the missed ones"),
+                    Cancelled(
+                        name="Skipped",
+                        message="missed while newswatch serve was not running; "
+                        "one catch-up run replaces the missed ones",
+                    ),
                     force=True,
                 )
                 counts["skipped"] += 1
@@ -422,22 +469,28 @@ async def reconcile_runs(client: Any, deployment_ids: Sequence[Any], *, crashed:
             stuck = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
                     deployment_id=FlowRunFilterDeploymentId(any_=[dep]),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(
-                        any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING])),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(
+                            any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]
+                        )
+                    ),
                 ),
                 limit=200,
             )
             for run in stuck:
                 await client.set_flow_run_state(
-                    run.id, Crashed(message="newswatch serve stopped while this run was in progress"),
+                    run.id,
+                    Crashed(message="newswatch serve stopped while this run was in progress"),
                     force=True,
                 )
                 counts["crashed"] += 1
             if len(stuck) < 200:
                 break
     if counts["skipped"] or counts["crashed"]:
-        log(f"Skipped {counts['skipped']} overdue run(s); marked {counts['crashed']} "
-            "interrupted run(s) as crashed.")
+        log(
+            f"Skipped {counts['skipped']} overdue run(s); marked {counts['crashed']} "
+            "interrupted run(s) as crashed."
+        )
     return counts
 
 
@@ -485,15 +538,19 @@ def serve_forever(
     saved_env = {k: os.environ.get(k) for k in _client_settings(server)}
     try:
         if server is not None:
-            log(f"Starting a local Prefect server (data in {server.home}, log in {server.log_path}) …")
+            log(
+                f"Starting a local Prefect server (data in {server.home}, log in {server.log_path}) …"
+            )
             try:
                 server.start()
             except ServeError:
                 if stop.is_set():
                     return 0
                 raise
-            log(f"Prefect server ready in {server.start_seconds:.1f} s: "
-                f"{server.ui_url if server.ui else server.api_url}")
+            log(
+                f"Prefect server ready in {server.start_seconds:.1f} s: "
+                f"{server.ui_url if server.ui else server.api_url}"
+            )
             os.environ.update(_client_settings(server))
         deps = list(deployments())  # outside the event loop: to_deployment is sync there
         return asyncio.run(_serve(deps, server, once, stop, wake, log, on_signal))
@@ -509,9 +566,15 @@ def serve_forever(
             signal.signal(sig, handler)
 
 
-async def _serve(deps: list[RunnerDeployment],
-                 server: LocalPrefectServer | None, once: bool, stop: threading.Event,
-                 wake: list[Callable[[], None]], log: Log, on_signal: Callable[..., None]) -> int:
+async def _serve(
+    deps: list[RunnerDeployment],
+    server: LocalPrefectServer | None,
+    once: bool,
+    stop: threading.Event,
+    wake: list[Callable[[], None]],
+    log: Log,
+    on_signal: Callable[..., None],
+) -> int:
     from prefect.client.orchestration import get_client
     from prefect.runner import Runner
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
@@ -548,8 +611,9 @@ async def _serve(deps: list[RunnerDeployment],
             runner_task = asyncio.create_task(runner.start())
             stop_task = asyncio.create_task(stopped.wait())
             while True:
-                done, _ = await asyncio.wait({runner_task, stop_task}, timeout=1.0,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {runner_task, stop_task}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                )
                 if done or stop.is_set():
                     break
                 if server is not None and not server.is_running():
@@ -566,16 +630,18 @@ async def _serve(deps: list[RunnerDeployment],
                         await runner.astop()
                 try:
                     await asyncio.wait_for(runner_task, 30)
-                except BaseException:  # noqa: BLE001 - timed out or failed while stopping
+                except BaseException:
                     runner_task.cancel()
                 stop_task.cancel()
                 return 0
             stop_task.cancel()
             err = runner_task.exception() if not runner_task.cancelled() else None
-            log(f"The Prefect runner stopped unexpectedly ({err!r}); restarting it in {backoff:.0f} s …")
+            log(
+                f"The Prefect runner stopped unexpectedly ({err!r}); restarting it in {backoff:.0f} s …"
+            )
             try:
                 await asyncio.wait_for(stopped.wait(), backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             backoff = min(backoff * 2, 60.0)
     return 0

@@ -49,9 +49,9 @@ import pathlib
 import re
 import struct
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
 
 import duckdb
 import numpy as np
@@ -59,18 +59,18 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "StorySettings",
-    "StoryItem",
-    "signature",
-    "similarity",
-    "normalise",
-    "assign_stories",
-    "apply_trend_settings",
     "MIGRATION_SQL",
     "VIEWS_SQL",
+    "StoryItem",
+    "StorySettings",
+    "apply_trend_settings",
+    "assign_stories",
     "fts_install",
     "fts_rebuild",
+    "normalise",
     "search",
+    "signature",
+    "similarity",
 ]
 
 
@@ -96,13 +96,18 @@ class StorySettings(BaseModel):
     min_shingles: int = Field(30, ge=1, description="fewer shingles: no signature, own story")
     threshold: float = Field(0.5, gt=0, le=1, description="estimated Jaccard that makes a copy")
     containment: float = Field(
-        0.7, gt=0, le=1, description="share of the shorter text found in the longer that makes a copy"
+        0.7,
+        gt=0,
+        le=1,
+        description="share of the shorter text found in the longer that makes a copy",
     )
     containment_min_jaccard: float = Field(
         0.2, ge=0, le=1, description="containment counts only above this Jaccard"
     )
     containment_min_shingles: int = Field(
-        150, ge=1, description="containment counts only when the shorter text has this many shingles"
+        150,
+        ge=1,
+        description="containment counts only when the shorter text has this many shingles",
     )
     title_jaccard: float = Field(
         0.35, ge=0, le=1, description="with similar titles, this Jaccard is enough"
@@ -115,9 +120,11 @@ class StorySettings(BaseModel):
     spike_min_history_days: int = Field(3, ge=1)
 
     @model_validator(mode="after")
-    def _bands_fit(self) -> "StorySettings":
+    def _bands_fit(self) -> StorySettings:
         if self.bands * self.rows > self.num_perm:
-            raise ValueError(f"bands * rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})")
+            raise ValueError(
+                f"bands * rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})"
+            )
         return self
 
 
@@ -189,8 +196,9 @@ def _minhash(x: np.ndarray, num_perm: int) -> np.ndarray:
     return out.astype("<u4")
 
 
-def signature(text: str | None, title: str | None = None,
-              settings: StorySettings = DEFAULT_SETTINGS) -> bytes:
+def signature(
+    text: str | None, title: str | None = None, settings: StorySettings = DEFAULT_SETTINGS
+) -> bytes:
     """The MinHash signature of an article's text (pure and deterministic across processes).
 
     A text shorter than ``min_chars`` (after normalising) is shingled together with its title;
@@ -203,7 +211,9 @@ def signature(text: str | None, title: str | None = None,
     x = _shingle_hashes(s, settings.shingle_size)
     if x.size < settings.min_shingles:
         return b""
-    header = _HEADER.pack(_VERSION, settings.shingle_size, settings.num_perm, min(x.size, 2**32 - 1))
+    header = _HEADER.pack(
+        _VERSION, settings.shingle_size, settings.num_perm, min(x.size, 2**32 - 1)
+    )
     return header + _minhash(x, settings.num_perm).tobytes()
 
 
@@ -248,15 +258,23 @@ def _same_story(a: _Sig, b: _Sig, title_sim: float, st: StorySettings) -> tuple[
     j, c = _estimates(a, b)
     same = (
         j >= st.threshold
-        or (c >= st.containment and j >= st.containment_min_jaccard
-            and min(a.shingles, b.shingles) >= st.containment_min_shingles)
+        or (
+            c >= st.containment
+            and j >= st.containment_min_jaccard
+            and min(a.shingles, b.shingles) >= st.containment_min_shingles
+        )
         or (j >= st.title_jaccard and title_sim >= st.title_threshold)
     )
     return same, j
 
 
-def similarity(sig_a: bytes, sig_b: bytes, title_a: str | None = None, title_b: str | None = None,
-               settings: StorySettings = DEFAULT_SETTINGS) -> dict[str, float | bool]:
+def similarity(
+    sig_a: bytes,
+    sig_b: bytes,
+    title_a: str | None = None,
+    title_b: str | None = None,
+    settings: StorySettings = DEFAULT_SETTINGS,
+) -> dict[str, float | bool]:
     """Diagnostics for two signatures: jaccard, containment, title similarity, same."""
     a, b = _decode(sig_a), _decode(sig_b)
     if a is None or b is None:
@@ -270,7 +288,9 @@ def _bucket_keys(values: np.ndarray, st: StorySettings) -> np.ndarray:
     """int64 bucket key per band (63 bits, so it fits BIGINT) for an (n, num_perm) matrix."""
     n = values.shape[0]
     v = values[:, : st.bands * st.rows].astype(np.uint64).reshape(n, st.bands, st.rows)
-    h = np.broadcast_to(np.arange(st.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), (n, st.bands))
+    h = np.broadcast_to(
+        np.arange(st.bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), (n, st.bands)
+    )
     with np.errstate(over="ignore"):
         for r in range(st.rows):
             h = _mix(h ^ (v[:, :, r] + np.uint64(r + 1) * np.uint64(0x632BE59BD9B4E019)))
@@ -356,10 +376,10 @@ GROUP BY day, actor_id, allegation_id;
 
 CREATE OR REPLACE VIEW spikes AS
 WITH p AS (
-    SELECT {_param('spike_window_days', _D.spike_window_days)}::INTEGER AS w,
-           {_param('spike_zscore', _D.spike_zscore)}::DOUBLE AS z,
-           {_param('spike_min_stories', _D.spike_min_stories)}::INTEGER AS min_stories,
-           {_param('spike_min_history_days', _D.spike_min_history_days)}::INTEGER AS min_history
+    SELECT {_param("spike_window_days", _D.spike_window_days)}::INTEGER AS w,
+           {_param("spike_zscore", _D.spike_zscore)}::DOUBLE AS z,
+           {_param("spike_min_stories", _D.spike_min_stories)}::INTEGER AS min_stories,
+           {_param("spike_min_history_days", _D.spike_min_history_days)}::INTEGER AS min_history
     FROM trend_settings
 ),
 t AS MATERIALIZED (SELECT day, kind, entity_id, stories FROM daily_trends),
@@ -391,7 +411,8 @@ def apply_trend_settings(con: duckdb.DuckDBPyConnection, settings: StorySettings
     names = ["spike_window_days", "spike_zscore", "spike_min_stories", "spike_min_history_days"]
     con.execute("DELETE FROM trend_settings WHERE list_contains(?, name)", [names])
     con.executemany(
-        "INSERT INTO trend_settings VALUES (?, ?)", [(n, float(getattr(settings, n))) for n in names]
+        "INSERT INTO trend_settings VALUES (?, ?)",
+        [(n, float(getattr(settings, n))) for n in names],
     )
 
 
@@ -400,8 +421,11 @@ def _when(item: StoryItem, now: datetime) -> datetime:
     return item.published_at or item.fetched_at or now
 
 
-def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem],
-                   settings: StorySettings = DEFAULT_SETTINGS) -> dict[str, str]:
+def assign_stories(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[StoryItem],
+    settings: StorySettings = DEFAULT_SETTINGS,
+) -> dict[str, str]:
     """Give each new article a story id; record its signature and band rows.
 
     Call inside the batch's write transaction, before the articles are inserted, with the
@@ -436,8 +460,11 @@ def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem],
         ).fetchall()
     )
 
-    usable = [i for i in range(n) if sigs[i] is not None and ids[i] not in known
-              and sigs[i].values.size == st.num_perm]
+    usable = [
+        i
+        for i in range(n)
+        if sigs[i] is not None and ids[i] not in known and sigs[i].values.size == st.num_perm
+    ]
     keys = np.zeros((n, st.bands), np.int64)
     if usable:
         keys[usable] = _bucket_keys(np.stack([sigs[i].values for i in usable]), st)
@@ -445,12 +472,14 @@ def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem],
     # candidates from the archive: one join on (band, bucket) within the window
     archive: dict[int, list[tuple[str, str, datetime | None, str | None, _Sig]]] = {}
     if usable:
-        q = pa.table({
-            "idx": pa.array(np.repeat(usable, st.bands), pa.int32()),
-            "band": pa.array(np.tile(np.arange(st.bands), len(usable)), pa.int16()),
-            "bucket": pa.array(keys[usable].ravel(), pa.int64()),
-            "day": pa.array(np.repeat([days[i] for i in usable], st.bands), pa.date32()),
-        })
+        q = pa.table(
+            {
+                "idx": pa.array(np.repeat(usable, st.bands), pa.int32()),
+                "band": pa.array(np.tile(np.arange(st.bands), len(usable)), pa.int16()),
+                "bucket": pa.array(keys[usable].ravel(), pa.int64()),
+                "day": pa.array(np.repeat([days[i] for i in usable], st.bands), pa.date32()),
+            }
+        )
         con.register("_story_q", q)
         try:
             rows = con.execute(
@@ -509,7 +538,9 @@ def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem],
             for j in sorted(earlier):
                 if abs(times[j] - times[i]) > window:
                     continue
-                same, score = _same_story(sig, sigs[j], _title_similarity(tg, grams(items[j].title)), st)
+                same, score = _same_story(
+                    sig, sigs[j], _title_similarity(tg, grams(items[j].title)), st
+                )
                 if same and score > best[0]:
                     best = (score, result[items[j].article_id])
             if best[0] >= 0:
@@ -521,28 +552,38 @@ def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem],
     # record signatures (every new article) and band rows (articles with a usable signature)
     fresh = [i for i in range(n) if ids[i] not in known]
     if fresh:
-        sig_rows = pa.table({
-            "article_id": pa.array([ids[i] for i in fresh], pa.string()),
-            "story_id": pa.array([result[ids[i]] for i in fresh], pa.string()),
-            "published_at": pa.array([items[i].published_at for i in fresh], pa.timestamp("us")),
-            "day": pa.array([days[i] for i in fresh], pa.date32()),
-            "shingles": pa.array([sigs[i].shingles if sigs[i] else 0 for i in fresh], pa.int32()),
-            "title": pa.array([items[i].title for i in fresh], pa.string()),
-            "signature": pa.array([items[i].signature or None for i in fresh], pa.binary()),
-        })
+        sig_rows = pa.table(
+            {
+                "article_id": pa.array([ids[i] for i in fresh], pa.string()),
+                "story_id": pa.array([result[ids[i]] for i in fresh], pa.string()),
+                "published_at": pa.array(
+                    [items[i].published_at for i in fresh], pa.timestamp("us")
+                ),
+                "day": pa.array([days[i] for i in fresh], pa.date32()),
+                "shingles": pa.array(
+                    [sigs[i].shingles if sigs[i] else 0 for i in fresh], pa.int32()
+                ),
+                "title": pa.array([items[i].title for i in fresh], pa.string()),
+                "signature": pa.array([items[i].signature or None for i in fresh], pa.binary()),
+            }
+        )
         con.register("_story_sigs", sig_rows)
         try:
             con.execute("INSERT INTO story_signatures SELECT * FROM _story_sigs")
         finally:
             con.unregister("_story_sigs")
     if usable:
-        band_rows = pa.table({
-            "band": pa.array(np.tile(np.arange(st.bands), len(usable)), pa.int16()),
-            "bucket": pa.array(keys[usable].ravel(), pa.int64()),
-            "article_id": pa.array(np.repeat([ids[i] for i in usable], st.bands), pa.string()),
-            "story_id": pa.array(np.repeat([result[ids[i]] for i in usable], st.bands), pa.string()),
-            "day": pa.array(np.repeat([days[i] for i in usable], st.bands), pa.date32()),
-        })
+        band_rows = pa.table(
+            {
+                "band": pa.array(np.tile(np.arange(st.bands), len(usable)), pa.int16()),
+                "bucket": pa.array(keys[usable].ravel(), pa.int64()),
+                "article_id": pa.array(np.repeat([ids[i] for i in usable], st.bands), pa.string()),
+                "story_id": pa.array(
+                    np.repeat([result[ids[i]] for i in usable], st.bands), pa.string()
+                ),
+                "day": pa.array(np.repeat([days[i] for i in usable], st.bands), pa.date32()),
+            }
+        )
         con.register("_story_bands", band_rows)
         try:
             con.execute("INSERT INTO story_bands SELECT * FROM _story_bands")

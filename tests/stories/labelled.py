@@ -39,8 +39,13 @@ def _derive(spec: dict, src: Article, key: str) -> Article:
         text = spec["prepend"] + " " + text
     if "append" in spec:
         text = text + "\n\n" + spec["append"]
-    return Article(key, src.lang, spec.get("title", src.title), text,
-                   src.published_at + timedelta(hours=spec.get("hours", 0)))
+    return Article(
+        key,
+        src.lang,
+        spec.get("title", src.title),
+        text,
+        src.published_at + timedelta(hours=spec.get("hours", 0)),
+    )
 
 
 def load_articles() -> dict[str, Article]:
@@ -50,8 +55,13 @@ def load_articles() -> dict[str, Article]:
         if "from" in spec:
             out[key] = _derive(spec, out[spec["from"]], key)
         else:
-            out[key] = Article(key, spec["lang"], spec["title"], spec["text"],
-                               BASE_TIME + timedelta(hours=spec.get("hours", 0)))
+            out[key] = Article(
+                key,
+                spec["lang"],
+                spec["title"],
+                spec["text"],
+                BASE_TIME + timedelta(hours=spec.get("hours", 0)),
+            )
     # follow-ups are published two days later
     for key, a in list(out.items()):
         if key.endswith("_followup"):
@@ -72,8 +82,14 @@ def predict(settings: StorySettings) -> list[tuple[str, str, bool, str, bool]]:
         con = duckdb.connect()
         con.execute(MIGRATION_SQL)
         first, second = sorted((arts[a], arts[b]), key=lambda x: x.published_at)
-        r1 = assign_stories(con, [StoryItem(first.id, sigs[first.id], first.published_at, first.title)], settings)
-        r2 = assign_stories(con, [StoryItem(second.id, sigs[second.id], second.published_at, second.title)], settings)
+        r1 = assign_stories(
+            con, [StoryItem(first.id, sigs[first.id], first.published_at, first.title)], settings
+        )
+        r2 = assign_stories(
+            con,
+            [StoryItem(second.id, sigs[second.id], second.published_at, second.title)],
+            settings,
+        )
         out.append((a, b, same, kind, r1[first.id] == r2[second.id]))
         con.close()
     return out

@@ -16,14 +16,14 @@ import hashlib
 import mimetypes
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
-__all__ = ["LocalSite", "Route", "Request"]
+__all__ = ["LocalSite", "Request", "Route"]
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ class LocalSite:
         if content_type:
             hdrs["Content-Type"] = content_type
         elif not any(k.lower() == "content-type" for k in hdrs):
-            hdrs["Content-Type"] = _GUESS.get(Path(urlsplit(path).path).suffix, "application/octet-stream")
+            hdrs["Content-Type"] = _GUESS.get(
+                Path(urlsplit(path).path).suffix, "application/octet-stream"
+            )
         self.routes[path] = Route(body=body, status=status, headers=hdrs, conditional=conditional)
         return self.url(path)
 
@@ -108,7 +110,9 @@ class LocalSite:
         return self.url(path)
 
     def redirect(self, path: str, target: str, status: int = 301) -> str:
-        return self.add(path, b"", status=status, headers={"Location": target, "Content-Type": "text/plain"})
+        return self.add(
+            path, b"", status=status, headers={"Location": target, "Content-Type": "text/plain"}
+        )
 
     # -- running --------------------------------------------------------------------------
     @property
@@ -122,9 +126,11 @@ class LocalSite:
     def url(self, path: str) -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
-    def start(self) -> "LocalSite":
+    def start(self) -> LocalSite:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="localsite", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="localsite", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -135,7 +141,7 @@ class LocalSite:
             self._thread = None
         self._server.server_close()
 
-    def __enter__(self) -> "LocalSite":
+    def __enter__(self) -> LocalSite:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -156,7 +162,11 @@ class LocalSite:
             candidate = candidate / "index.html"
         if not candidate.is_file():
             return None
-        ctype = _GUESS.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        ctype = (
+            _GUESS.get(candidate.suffix)
+            or mimetypes.guess_type(candidate.name)[0]
+            or "application/octet-stream"
+        )
         return Route(body=candidate.read_bytes(), headers={"Content-Type": ctype})
 
     def _respond(self, req: Request) -> Response:
@@ -172,8 +182,14 @@ class LocalSite:
             headers.setdefault("Last-Modified", self.last_modified)
             inm = req.headers.get("if-none-match")
             ims = req.headers.get("if-modified-since")
-            if (inm and inm == headers["ETag"]) or (not inm and ims and ims == headers["Last-Modified"]):
-                return 304, {"ETag": headers["ETag"], "Last-Modified": headers["Last-Modified"]}, b""
+            if (inm and inm == headers["ETag"]) or (
+                not inm and ims and ims == headers["Last-Modified"]
+            ):
+                return (
+                    304,
+                    {"ETag": headers["ETag"], "Last-Modified": headers["Last-Modified"]},
+                    b"",
+                )
         return route.status, headers, route.body
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -188,7 +204,9 @@ class LocalSite:
                 pass
 
             def _serve(self, with_body: bool) -> None:
-                req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                req = Request(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}
+                )
                 with site._lock:
                     site.hits[urlsplit(self.path).path] += 1
                     site.requests.append(req)

@@ -40,6 +40,8 @@ from typing import Any, Protocol
 import duckdb
 from cronsim import CronSim
 
+from newswatch.digest.render import build_message, render_chart
+from newswatch.digest.smtp import SmtpConnection
 from newswatch.digest_config import (
     PASSWORD_ENV,
     DigestsConfig,
@@ -48,8 +50,6 @@ from newswatch.digest_config import (
     load_digest_settings,
     smtp_password,
 )
-from newswatch.digest.render import build_message, render_chart
-from newswatch.digest.smtp import SmtpConnection
 from newswatch.errors import DeliveryError, StoreError
 
 __all__ = [
@@ -86,14 +86,13 @@ class _HasDigests(Protocol):
 
 # -- schema --------------------------------------------------------------------------------
 from newswatch.digest_schema import MIGRATION_SQL  # noqa: E402  (the tables; a store migration)
+
 # the delivery tables as an empty relation, for reading a database that predates them
 _NO_DELIVERIES = (
     "(SELECT NULL::VARCHAR AS digest, NULL::VARCHAR AS recipient, NULL::VARCHAR AS article_id, "
     "NULL::VARCHAR AS story_id, NULL::TIMESTAMP AS delivered_at WHERE false)"
 )
-_NO_MESSAGES = (
-    "(SELECT NULL::VARCHAR AS digest, NULL::VARCHAR AS recipient, NULL::TIMESTAMP AS sent_at WHERE false)"
-)
+_NO_MESSAGES = "(SELECT NULL::VARCHAR AS digest, NULL::VARCHAR AS recipient, NULL::TIMESTAMP AS sent_at WHERE false)"
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -181,8 +180,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _cutoff(con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: Sequence[str],
-            now: datetime, messages: str) -> datetime:
+def _cutoff(
+    con: duckdb.DuckDBPyConnection,
+    digest: DigestSettings,
+    recipients: Sequence[str],
+    now: datetime,
+    messages: str,
+) -> datetime:
     """Oldest flag time a recipient can receive: backfill_days before their first message."""
     row = con.execute(
         f"SELECT min(sent_at) FROM {messages} m WHERE m.digest = ? AND list_contains(?, m.recipient)",
@@ -227,11 +231,31 @@ def pending_items(
     deliveries = "digest_deliveries" if have else _NO_DELIVERIES
     messages = "digest_messages" if have else _NO_MESSAGES
     cutoff = _cutoff(con, digest, recipients, now, messages)
-    a, g, s, lang = list(digest.actors), list(digest.allegations), list(digest.sources), list(digest.languages)
+    a, g, s, lang = (
+        list(digest.actors),
+        list(digest.allegations),
+        list(digest.sources),
+        list(digest.languages),
+    )
     rows = con.execute(
-        _candidates_sql(deliveries) + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
-        [cutoff, a, a, g, g, digest.min_score, s, s, lang, lang, digest.include_actor_only,
-         digest.name, recipients, len(recipients)],
+        _candidates_sql(deliveries)
+        + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
+        [
+            cutoff,
+            a,
+            a,
+            g,
+            g,
+            digest.min_score,
+            s,
+            s,
+            lang,
+            lang,
+            digest.include_actor_only,
+            digest.name,
+            recipients,
+            len(recipients),
+        ],
     ).fetchall()
     if not rows:
         return []
@@ -263,9 +287,16 @@ def pending_items(
         allegations = tuple(dict.fromkeys(x for r in rs for x in r[9]))
         items.append(
             DigestItem(
-                story_id=sid, article_id=best[0], title=best[2], url=best[3], source=best[4],
-                published_at=best[5], language=best[6], score=float(best[7]),
-                actors=actors, allegations=allegations,
+                story_id=sid,
+                article_id=best[0],
+                title=best[2],
+                url=best[3],
+                source=best[4],
+                published_at=best[5],
+                language=best[6],
+                score=float(best[7]),
+                actors=actors,
+                allegations=allegations,
                 evidence=evidence.get(best[0], ()),
                 article_ids=tuple(r[0] for r in rs),
                 also_reported_by=tuple(o for o in outlets.get(sid, ()) if o != best[4]),
@@ -275,7 +306,9 @@ def pending_items(
     return items
 
 
-def _evidence(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, tuple[Evidence, ...]]:
+def _evidence(
+    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]
+) -> dict[str, tuple[Evidence, ...]]:
     """Up to two sentences per article, chosen to cover its actors and allegations."""
     rows = con.execute(
         "SELECT article_id, kind, entity_id, matched_text, sentence, field, weight FROM mentions "
@@ -284,12 +317,15 @@ def _evidence(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dic
     ).fetchall()
     per_article: dict[str, dict[tuple[str, str], list[tuple[str, str, str]]]] = defaultdict(dict)
     for aid, kind, entity, matched, sentence, fld, _w in rows:
-        per_article[aid].setdefault((fld or "text", sentence), []).append((kind, entity, matched or ""))
+        per_article[aid].setdefault((fld or "text", sentence), []).append(
+            (kind, entity, matched or "")
+        )
     return {aid: _pick_sentences(sentences) for aid, sentences in per_article.items()}
 
 
-def _pick_sentences(sentences: dict[tuple[str, str], list[tuple[str, str, str]]],
-                    limit: int = 2) -> tuple[Evidence, ...]:
+def _pick_sentences(
+    sentences: dict[tuple[str, str], list[tuple[str, str, str]]], limit: int = 2
+) -> tuple[Evidence, ...]:
     """Greedy cover: the sentence naming most new kinds (actor + allegation), then most new
     entities, body text before headline; a second one only if it adds an entity."""
     entities = {key: {(k, e) for k, e, _ in ms} for key, ms in sentences.items()}
@@ -335,7 +371,11 @@ def _spans(sentence: str, matched: Sequence[str]) -> tuple[tuple[int, int], ...]
 
 
 def chart_counts(
-    con: duckdb.DuckDBPyConnection, digest: DigestSettings, *, now: datetime | None = None, days: int = 30
+    con: duckdb.DuckDBPyConnection,
+    digest: DigestSettings,
+    *,
+    now: datetime | None = None,
+    days: int = 30,
 ) -> tuple[list[Any], dict[str, list[int]]]:
     """Daily counts of flagged articles per actor over the last ``days`` days, by publication
     day (fetch time when the date is unknown) in the digest's time zone.
@@ -424,14 +464,23 @@ def _take_lease(store: Any, digest: DigestSettings, now: datetime) -> str | None
 
 def _end_lease(store: Any, run_id: str, status: str, messages: int, error: str | None) -> None:
     with contextlib.suppress(StoreError):
-        store.run_in_transaction(lambda con: con.execute(
-            "UPDATE digest_runs SET status = ?, finished_at = ?, messages = ?, error = ? WHERE run_id = ?",
-            [status, _utcnow(), messages, error, run_id],
-        ))
+        store.run_in_transaction(
+            lambda con: con.execute(
+                "UPDATE digest_runs SET status = ?, finished_at = ?, messages = ?, error = ? WHERE run_id = ?",
+                [status, _utcnow(), messages, error, run_id],
+            )
+        )
 
 
-def _record(store: Any, digest: DigestSettings, recipient: str, message_id: str,
-            items: Sequence[DigestItem], period: Period, sent_at: datetime) -> None:
+def _record(
+    store: Any,
+    digest: DigestSettings,
+    recipient: str,
+    message_id: str,
+    items: Sequence[DigestItem],
+    period: Period,
+    sent_at: datetime,
+) -> None:
     """Mark the items of an accepted message delivered (anti-join: never twice; a write
     conflict on a shared store is retried, so an accepted message is always recorded)."""
     rows = [(a, it.story_id) for it in items for a in it.article_ids]
@@ -441,20 +490,34 @@ def _record(store: Any, digest: DigestSettings, recipient: str, message_id: str,
             con.executemany(
                 "INSERT INTO digest_deliveries SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
                 "(SELECT 1 FROM digest_deliveries WHERE digest = ? AND recipient = ? AND article_id = ?)",
-                [(digest.name, recipient, a, s, message_id, sent_at, digest.name, recipient, a) for a, s in rows],
+                [
+                    (digest.name, recipient, a, s, message_id, sent_at, digest.name, recipient, a)
+                    for a, s in rows
+                ],
             )
         con.execute(
             "INSERT INTO digest_messages SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
             "(SELECT 1 FROM digest_messages WHERE message_id = ? AND recipient = ?)",
-            [digest.name, recipient, message_id, sent_at, period.start, period.end, len(items), len(rows),
-             message_id, recipient],
+            [
+                digest.name,
+                recipient,
+                message_id,
+                sent_at,
+                period.start,
+                period.end,
+                len(items),
+                len(rows),
+                message_id,
+                recipient,
+            ],
         )
 
     store.run_in_transaction(record)
 
 
-def _period(con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: Sequence[str],
-            now: datetime) -> Period:
+def _period(
+    con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: Sequence[str], now: datetime
+) -> Period:
     """From the last message to these recipients (or their backfill cut-off) to now."""
     start = None
     if _has_table(con, "digest_messages"):
@@ -464,12 +527,19 @@ def _period(con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: 
         ).fetchone()
         start = row[0] if row else None
     if start is None:
-        start = _cutoff(con, digest, recipients, now, "digest_messages" if _has_table(con, "digest_messages") else _NO_MESSAGES)
+        start = _cutoff(
+            con,
+            digest,
+            recipients,
+            now,
+            "digest_messages" if _has_table(con, "digest_messages") else _NO_MESSAGES,
+        )
     return Period(start, now)
 
 
-def _got_message_since(con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipient: str,
-                       since: datetime) -> bool:
+def _got_message_since(
+    con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipient: str, since: datetime
+) -> bool:
     if not _has_table(con, "digest_messages"):
         return False
     row = con.execute(
@@ -544,8 +614,18 @@ def send_digest(
                 f"digest {digest.name!r}: {e}; nothing was sent or marked delivered"
             ) from None
         for r, items, period in plan:
-            msg = build_message(items, digest, smtp, png, period, to=[r], now=now, labels=labels,
-                                pending_left=max(0, pending_left), failing=failing)
+            msg = build_message(
+                items,
+                digest,
+                smtp,
+                png,
+                period,
+                to=[r],
+                now=now,
+                labels=labels,
+                pending_left=max(0, pending_left),
+                failing=failing,
+            )
             try:
                 conn.send(msg, r)
             except DeliveryError as e:
@@ -555,10 +635,18 @@ def send_digest(
                     continue
                 break
             _record(store, digest, r, msg["Message-ID"], items, period, _utcnow())
-            results.append(MessageResult(r, tuple(items), msg["Message-ID"], "sent" if items else "nothing_new"))
+            results.append(
+                MessageResult(
+                    r, tuple(items), msg["Message-ID"], "sent" if items else "nothing_new"
+                )
+            )
         if errors:
             not_tried = [r for r, _, _ in plan if r not in {m.recipient for m in results}]
-            more = f" ({len(not_tried)} recipient(s) not tried: {', '.join(not_tried)})" if not_tried else ""
+            more = (
+                f" ({len(not_tried)} recipient(s) not tried: {', '.join(not_tried)})"
+                if not_tried
+                else ""
+            )
             sent = sum(1 for m in results if m.status in ("sent", "nothing_new"))
             raise DeliveryError(
                 f"digest {digest.name!r}: {errors[0]}{more}; {sent} message(s) delivered before; "
@@ -566,20 +654,36 @@ def send_digest(
             )
         status = "ok"
         any_items = any(m.items for m in results)
-        return DigestResult(digest.name, "sent" if any_items else "nothing_new", tuple(results),
-                            pending_left=max(0, pending_left))
+        return DigestResult(
+            digest.name,
+            "sent" if any_items else "nothing_new",
+            tuple(results),
+            pending_left=max(0, pending_left),
+        )
     except DeliveryError as e:
         errors[:] = [str(e)]
         raise
     finally:
         if conn is not None:
             conn.close()
-        _end_lease(store, run_id, status, sum(1 for m in results if m.status != "refused"),
-                   errors[0] if errors else None)
+        _end_lease(
+            store,
+            run_id,
+            status,
+            sum(1 for m in results if m.status != "refused"),
+            errors[0] if errors else None,
+        )
 
 
-def _preview(store: Any, digest: DigestSettings, smtp: SmtpSettings, *, now: datetime,
-             to_file: str | Path | None, labels: dict[str, str] | None) -> DigestResult:
+def _preview(
+    store: Any,
+    digest: DigestSettings,
+    smtp: SmtpSettings,
+    *,
+    now: datetime,
+    to_file: str | Path | None,
+    labels: dict[str, str] | None,
+) -> DigestResult:
     with store.reader() as con:
         if to_file is not None:
             items = pending_items(con, digest, None, now=now)
@@ -587,8 +691,18 @@ def _preview(store: Any, digest: DigestSettings, smtp: SmtpSettings, *, now: dat
             items = items[: digest.max_items]
             period = _period(con, digest, digest.recipients, now)
             png = render_chart(*chart_counts(con, digest, now=now)) if items else None
-            msg = build_message(items, digest, smtp, png, period, to=list(digest.recipients), now=now,
-                                labels=labels, pending_left=left, failing=failing_feeds(con))
+            msg = build_message(
+                items,
+                digest,
+                smtp,
+                png,
+                period,
+                to=list(digest.recipients),
+                now=now,
+                labels=labels,
+                pending_left=left,
+                failing=failing_feeds(con),
+            )
             from email import policy
 
             path = Path(to_file)
@@ -598,9 +712,15 @@ def _preview(store: Any, digest: DigestSettings, smtp: SmtpSettings, *, now: dat
             except OSError as e:
                 raise StoreError(f"{path}: cannot write the message: {e}") from None
             return DigestResult(
-                digest.name, "written",
-                (MessageResult(", ".join(digest.recipients), tuple(items), msg["Message-ID"], "not_sent"),),
-                pending_left=left, to_file=str(path),
+                digest.name,
+                "written",
+                (
+                    MessageResult(
+                        ", ".join(digest.recipients), tuple(items), msg["Message-ID"], "not_sent"
+                    ),
+                ),
+                pending_left=left,
+                to_file=str(path),
             )
         results = []
         left = 0
@@ -643,7 +763,9 @@ def send_due_digests(
             results.append(DigestResult(d.name, "not_due", next_due=_next_tick(d, now)))
             continue
         try:
-            results.append(send_digest(store, d, settings.smtp, dry_run=dry_run, now=now, labels=labels))
+            results.append(
+                send_digest(store, d, settings.smtp, dry_run=dry_run, now=now, labels=labels)
+            )
         except DeliveryError as e:
             failures.append(e)
             results.append(DigestResult(d.name, "failed", error=str(e)))

@@ -117,8 +117,13 @@ def _outlets(item: DigestItem) -> str:
 
 
 # -- chart ---------------------------------------------------------------------------------
-def render_chart(dates: Sequence[Any], series: dict[str, list[int]], *, title: str | None = None,
-                 labels: dict[str, str] | None = None) -> bytes:
+def render_chart(
+    dates: Sequence[Any],
+    series: dict[str, list[int]],
+    *,
+    title: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> bytes:
     """A small PNG (900×270 px, shown at 600 px) of daily counts, one line per actor."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import DateFormatter, DayLocator
@@ -129,11 +134,26 @@ def render_chart(dates: Sequence[Any], series: dict[str, list[int]], *, title: s
     ax = fig.add_subplot(1, 1, 1)
     xs = list(dates)
     if not series:
-        ax.text(0.5, 0.5, "no flagged articles in the last 30 days", ha="center", va="center",
-                transform=ax.transAxes, fontsize=8, color=_MUTED)
+        ax.text(
+            0.5,
+            0.5,
+            "no flagged articles in the last 30 days",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=8,
+            color=_MUTED,
+        )
     for i, (actor, ys) in enumerate(series.items()):
-        ax.plot(xs, ys, color=_SERIES[i % len(_SERIES)], linewidth=1.4, marker="o", markersize=2,
-                label=f"{entity_label(actor, labels)} ({sum(ys)})")
+        ax.plot(
+            xs,
+            ys,
+            color=_SERIES[i % len(_SERIES)],
+            linewidth=1.4,
+            marker="o",
+            markersize=2,
+            label=f"{entity_label(actor, labels)} ({sum(ys)})",
+        )
     ax.set_ylim(bottom=0)
     top = max((max(ys) for ys in series.values()), default=0)
     ax.set_ylim(0, max(top * 1.15, 1))
@@ -149,8 +169,16 @@ def render_chart(dates: Sequence[Any], series: dict[str, list[int]], *, title: s
     for side in ("left", "bottom"):
         ax.spines[side].set_color(_LINE)
     if series:  # above the plot, so it never hides a line
-        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0),
-                  ncol=min(len(series), 5), handlelength=1.2, columnspacing=1.2, borderaxespad=0.2)
+        ax.legend(
+            fontsize=7,
+            frameon=False,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncol=min(len(series), 5),
+            handlelength=1.2,
+            columnspacing=1.2,
+            borderaxespad=0.2,
+        )
     if title:
         ax.set_title(title, fontsize=8, color=_INK, loc="right")
     fig.tight_layout(pad=0.4)
@@ -171,11 +199,16 @@ def _chips(ids: Sequence[str], colors: tuple[str, str], labels: dict[str, str] |
 
 def _evidence_html(ev: Evidence) -> str:
     parts = "".join(
-        f'<span style="background:{_MARK};font-weight:bold;color:{_INK};">{_e(t)}</span>' if m else _e(t)
+        f'<span style="background:{_MARK};font-weight:bold;color:{_INK};">{_e(t)}</span>'
+        if m
+        else _e(t)
         for t, m in _segments(ev)
     )
-    where = (f'<span style="color:{_MUTED};font-size:11px;"> (in the headline)</span>'
-             if ev.field == "title" else "")
+    where = (
+        f'<span style="color:{_MUTED};font-size:11px;"> (in the headline)</span>'
+        if ev.field == "title"
+        else ""
+    )
     return (
         f'<div style="margin:6px 0 0 0;padding:6px 10px;border-left:3px solid #cbd2d9;background:{_BG};'
         f'color:#323f4b;font-size:13px;line-height:19px;">{parts}{where}</div>'
@@ -187,19 +220,29 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
     url = _safe_url(it.url)
     head = (
         f'<a href="{_e(url)}" style="color:{_ACTOR[1]};text-decoration:none;font-weight:bold;">{_e(title)}</a>'
-        if url else f'<span style="font-weight:bold;">{_e(title)}</span>'
+        if url
+        else f'<span style="font-weight:bold;">{_e(title)}</span>'
     )
     meta = " · ".join(
-        _e(x) for x in (_clean(it.source), _local(it.published_at, tz), (it.language or "language unknown"))
+        _e(x)
+        for x in (
+            _clean(it.source),
+            _local(it.published_at, tz),
+            (it.language or "language unknown"),
+        )
     )
     follow = ""
     if it.first_sent_at is not None:
         follow = (
             f'<div style="font-size:12px;color:{_ALLEGATION[1]};margin-bottom:2px;">Follow-up: this story '
-            f'was first sent on {_e(_local(it.first_sent_at, tz, "%d %b %Y"))}</div>'
+            f"was first sent on {_e(_local(it.first_sent_at, tz, '%d %b %Y'))}</div>"
         )
     also = _outlets(it)
-    also_html = f'<div style="font-size:12px;color:{_MUTED};margin-top:4px;">{_e(also)}</div>' if also else ""
+    also_html = (
+        f'<div style="font-size:12px;color:{_MUTED};margin-top:4px;">{_e(also)}</div>'
+        if also
+        else ""
+    )
     evidence = "".join(_evidence_html(ev) for ev in it.evidence)
     chips = _chips(it.actors, _ACTOR, labels) + _chips(it.allegations, _ALLEGATION, labels)
     return f"""
@@ -212,9 +255,16 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
 </td></tr>"""
 
 
-def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Period, *,
-                chart_cid: str | None, pending_left: int = 0, labels: dict[str, str] | None = None,
-                failing: Sequence[tuple[str, datetime | None, str | None]] = ()) -> str:
+def render_html(
+    items: Sequence[DigestItem],
+    digest: DigestSettings,
+    period: Period,
+    *,
+    chart_cid: str | None,
+    pending_left: int = 0,
+    labels: dict[str, str] | None = None,
+    failing: Sequence[tuple[str, datetime | None, str | None]] = (),
+) -> str:
     tz = digest.tz
     actors, allegations = _counts(items)
     n_articles = sum(len(it.article_ids) for it in items)
@@ -228,28 +278,34 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
             f"<b>{v}</b></span>"
             for k, v in c.most_common()
         )
-        return (f'<div style="font-size:12px;color:{_MUTED};margin-top:6px;">{name}</div>'
-                f"<div>{cells}</div>")
+        return (
+            f'<div style="font-size:12px;color:{_MUTED};margin-top:6px;">{name}</div>'
+            f"<div>{cells}</div>"
+        )
 
     chart = (
         f'<tr><td style="padding:8px 24px 10px 24px;"><div style="font-size:12px;color:{_MUTED};'
         f'margin-bottom:2px;">Flagged articles per day, last 30 days (by publication date)</div><img src="cid:{_e(chart_cid)}" width="600" '
         f'alt="Flagged articles per day over the last 30 days" '
         f'style="display:block;width:100%;max-width:600px;height:auto;border:0;"></td></tr>'
-        if chart_cid else ""
+        if chart_cid
+        else ""
     )
     if items:
         body = "".join(_item_html(i, it, tz, labels) for i, it in enumerate(items, 1))
         summary = f"{len(items)} stor{'y' if len(items) == 1 else 'ies'} ({n_articles} article{'s' if n_articles != 1 else ''})"
     else:
-        body = (f'<tr><td style="padding:18px 24px;border-top:1px solid {_LINE};color:{_MUTED};font-size:14px;">'
-                "Nothing new in this period.</td></tr>")
+        body = (
+            f'<tr><td style="padding:18px 24px;border-top:1px solid {_LINE};color:{_MUTED};font-size:14px;">'
+            "Nothing new in this period.</td></tr>"
+        )
         summary = "nothing new"
     left = (
         f'<tr><td style="padding:10px 24px;border-top:1px solid {_LINE};font-size:13px;color:{_ALLEGATION[1]};">'
         f"{pending_left} more stor{'y is' if pending_left == 1 else 'ies are'} pending and will follow in the next digest "
         f"(max_items: {digest.max_items}).</td></tr>"
-        if pending_left else ""
+        if pending_left
+        else ""
     )
     broken = (
         f'<tr><td style="padding:10px 24px;border-top:1px solid {_LINE};font-size:12px;color:{_MUTED};">'
@@ -259,7 +315,8 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
             for name, since, error in failing
         )
         + "</td></tr>"
-        if failing else ""
+        if failing
+        else ""
     )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -287,48 +344,78 @@ def render_html(items: Sequence[DigestItem], digest: DigestSettings, period: Per
 
 
 # -- plain text ----------------------------------------------------------------------------
-def render_text(items: Sequence[DigestItem], digest: DigestSettings, period: Period, *,
-                has_chart: bool, pending_left: int = 0, labels: dict[str, str] | None = None,
-                failing: Sequence[tuple[str, datetime | None, str | None]] = ()) -> str:
+def render_text(
+    items: Sequence[DigestItem],
+    digest: DigestSettings,
+    period: Period,
+    *,
+    has_chart: bool,
+    pending_left: int = 0,
+    labels: dict[str, str] | None = None,
+    failing: Sequence[tuple[str, datetime | None, str | None]] = (),
+) -> str:
     tz = digest.tz
     actors, allegations = _counts(items)
     n_articles = sum(len(it.article_ids) for it in items)
     lines = [f"newswatch digest: {digest.name}", f"Period: {_period_text(period, tz)}"]
     if items:
-        lines.append(f"{len(items)} stories ({n_articles} articles)" if len(items) != 1
-                     else f"1 story ({n_articles} article{'s' if n_articles != 1 else ''})")
+        lines.append(
+            f"{len(items)} stories ({n_articles} articles)"
+            if len(items) != 1
+            else f"1 story ({n_articles} article{'s' if n_articles != 1 else ''})"
+        )
     for name, c in (("Actors", actors), ("Allegations", allegations)):
         if c:
-            lines.append(f"{name}: " + ", ".join(f"{entity_label(k, labels)} {v}" for k, v in c.most_common()))
+            lines.append(
+                f"{name}: "
+                + ", ".join(f"{entity_label(k, labels)} {v}" for k, v in c.most_common())
+            )
     if has_chart:
-        lines.append("(The HTML version has a chart of flagged articles per day over the last 30 days.)")
+        lines.append(
+            "(The HTML version has a chart of flagged articles per day over the last 30 days.)"
+        )
     lines.append("")
     if not items:
         lines.append("Nothing new in this period.")
     for i, it in enumerate(items, 1):
         lines.append("-" * 72)
         if it.first_sent_at is not None:
-            lines.append(f"   Follow-up: this story was first sent on {_local(it.first_sent_at, tz, '%d %b %Y')}")
+            lines.append(
+                f"   Follow-up: this story was first sent on {_local(it.first_sent_at, tz, '%d %b %Y')}"
+            )
         lines.append(f"{i}. {_clean(it.title) or _clean(it.url)}")
         lines.append(f"   {_clean(it.url)}")
-        lines.append(f"   {_clean(it.source)} · {_local(it.published_at, tz)} · "
-                     f"{it.language or 'language unknown'} · score {it.score:.1f}")
+        lines.append(
+            f"   {_clean(it.source)} · {_local(it.published_at, tz)} · "
+            f"{it.language or 'language unknown'} · score {it.score:.1f}"
+        )
         if it.actors:
             lines.append("   Actors: " + ", ".join(entity_label(a, labels) for a in it.actors))
         if it.allegations:
-            lines.append("   Allegations: " + ", ".join(entity_label(a, labels) for a in it.allegations))
+            lines.append(
+                "   Allegations: " + ", ".join(entity_label(a, labels) for a in it.allegations)
+            )
         for ev in it.evidence:
             text = "".join(f"*{t}*" if m else t for t, m in _segments(ev))
             lines.append(f'   Evidence{" (headline)" if ev.field == "title" else ""}: "{text}"')
         if also := _outlets(it):
             lines.append(f"   {also[0].upper()}{also[1:]}")
     if pending_left:
-        lines += ["", f"{pending_left} more stories are pending and will follow in the next digest."]
+        lines += [
+            "",
+            f"{pending_left} more stories are pending and will follow in the next digest.",
+        ]
     if failing:
         lines += ["", "Feeds failing for more than a day:"]
-        lines += [f"  - {_clean(n)}: since {_local(t, tz, '%d %b %Y')}: {_clean(e or 'unknown error')}"
-                  for n, t, e in failing]
-    lines += ["", "--", f"Sent by newswatch for the digest \"{digest.name}\". Matched words are marked *like this*."]
+        lines += [
+            f"  - {_clean(n)}: since {_local(t, tz, '%d %b %Y')}: {_clean(e or 'unknown error')}"
+            for n, t, e in failing
+        ]
+    lines += [
+        "",
+        "--",
+        f'Sent by newswatch for the digest "{digest.name}". Matched words are marked *like this*.',
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -352,7 +439,9 @@ def build_message(
     msg = EmailMessage()
     n_articles = sum(len(it.article_ids) for it in items)
     msg["Subject"] = digest.subject.format(
-        name=digest.name, count=len(items), articles=n_articles,
+        name=digest.name,
+        count=len(items),
+        articles=n_articles,
         date=_local(now, digest.tz, "%Y-%m-%d"),
     )
     msg["From"] = smtp.sender
@@ -362,15 +451,37 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     msg["X-Newswatch-Digest"] = digest.name
     cid = make_msgid(idstring="chart", domain=domain) if chart_png else None
-    msg.set_content(render_text(items, digest, period, has_chart=bool(chart_png),
-                                pending_left=pending_left, labels=labels, failing=failing))
+    msg.set_content(
+        render_text(
+            items,
+            digest,
+            period,
+            has_chart=bool(chart_png),
+            pending_left=pending_left,
+            labels=labels,
+            failing=failing,
+        )
+    )
     msg.add_alternative(
-        render_html(items, digest, period, chart_cid=cid[1:-1] if cid else None,
-                    pending_left=pending_left, labels=labels, failing=failing),
+        render_html(
+            items,
+            digest,
+            period,
+            chart_cid=cid[1:-1] if cid else None,
+            pending_left=pending_left,
+            labels=labels,
+            failing=failing,
+        ),
         subtype="html",
     )
     if chart_png and cid:
         html_part = msg.get_payload()[1]
-        html_part.add_related(chart_png, maintype="image", subtype="png", cid=cid,
-                              filename="flagged-per-day.png", disposition="inline")
+        html_part.add_related(
+            chart_png,
+            maintype="image",
+            subtype="png",
+            cid=cid,
+            filename="flagged-per-day.png",
+            disposition="inline",
+        )
     return msg

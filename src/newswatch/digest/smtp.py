@@ -47,7 +47,9 @@ class SmtpConnection:
             client.ehlo()
             if s.tls == "starttls":
                 if not client.has_extn("starttls"):
-                    raise DeliveryError(f"SMTP {self.where}: the server does not offer STARTTLS (smtp.tls: starttls)")
+                    raise DeliveryError(
+                        f"SMTP {self.where}: the server does not offer STARTTLS (smtp.tls: starttls)"
+                    )
                 client.starttls(context=self._context())
                 client.ehlo()
             if s.user:
@@ -62,7 +64,9 @@ class SmtpConnection:
             raise
         except smtplib.SMTPAuthenticationError as e:
             self.close()
-            raise DeliveryError(f"SMTP {self.where}: authentication as {s.user!r} refused: {_reply(e)}") from None
+            raise DeliveryError(
+                f"SMTP {self.where}: authentication as {s.user!r} refused: {_reply(e)}"
+            ) from None
         except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
             self.close()
             raise DeliveryError(f"SMTP {self.where}: cannot connect: {_describe(e)}") from None
@@ -71,7 +75,9 @@ class SmtpConnection:
         """Raises DeliveryError; ``recipient_only`` on it says whether the session is still usable."""
         assert self._client is not None
         try:
-            refused = self._client.send_message(msg, from_addr=self.smtp.sender_address, to_addrs=[recipient])
+            refused = self._client.send_message(
+                msg, from_addr=self.smtp.sender_address, to_addrs=[recipient]
+            )
         except smtplib.SMTPRecipientsRefused as e:
             err = DeliveryError(f"SMTP {self.where}: recipient {recipient} refused: {_reply(e)}")
             err.recipient_only = True  # type: ignore[attr-defined]

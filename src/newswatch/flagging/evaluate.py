@@ -116,7 +116,10 @@ class EvalReport:
         return {
             "items": self.n_items,
             "matcher_version": self.matcher_version,
-            "micro": {"actors": self.micro_actors.as_dict(), "allegations": self.micro_allegations.as_dict()},
+            "micro": {
+                "actors": self.micro_actors.as_dict(),
+                "allegations": self.micro_allegations.as_dict(),
+            },
             "actors": {k: v.as_dict() for k, v in sorted(self.actors.items())},
             "allegations": {k: v.as_dict() for k, v in sorted(self.allegations.items())},
             "languages": {
@@ -167,7 +170,9 @@ def load_eval_set(path: Path | str) -> list[EvalItem]:
             except json.JSONDecodeError as e:
                 raise ConfigError(f"invalid JSON: {e.msg}", file=str(f), entry=where) from None
             except (KeyError, TypeError) as e:
-                raise ConfigError(f"each line needs 'id', 'language' and 'text' ({e})", file=str(f), entry=where) from None
+                raise ConfigError(
+                    f"each line needs 'id', 'language' and 'text' ({e})", file=str(f), entry=where
+                ) from None
             if item.id in seen:
                 raise ConfigError(f"duplicate id {item.id!r}", file=str(f), entry=where)
             seen.add(item.id)
@@ -184,7 +189,11 @@ def evaluate(path: Path | str, matcher: Matcher) -> EvalReport:
     for it in items:
         unknown = (it.actors - known_actors) | (it.allegations - known_allegations)
         if unknown:
-            raise ConfigError(f"labels not in the watchlist: {', '.join(sorted(unknown))}", file=str(path), entry=it.id)
+            raise ConfigError(
+                f"labels not in the watchlist: {', '.join(sorted(unknown))}",
+                file=str(path),
+                entry=it.id,
+            )
     report = EvalReport(n_items=len(items), matcher_version=matcher.version)
     for aid in sorted(known_actors):
         report.actors[aid] = Scores()
@@ -193,16 +202,24 @@ def evaluate(path: Path | str, matcher: Matcher) -> EvalReport:
     for it in items:
         r = matcher.match(it.text, title=it.title, language=it.language)
         found_a, found_g = frozenset(r.actors), frozenset(r.allegations)
-        for ids, exp, found in ((report.actors, it.actors, found_a), (report.allegations, it.allegations, found_g)):
+        for ids, exp, found in (
+            (report.actors, it.actors, found_a),
+            (report.allegations, it.allegations, found_g),
+        ):
             for k, sc in ids.items():
                 sc.add({k} & exp, {k} & found)
         report.micro_actors.add(it.actors, found_a)
         report.micro_allegations.add(it.allegations, found_g)
         report.languages_actors.setdefault(it.language, Scores()).add(it.actors, found_a)
         report.languages_allegations.setdefault(it.language, Scores()).add(it.allegations, found_g)
-        for kind, exp, found in (("actor", it.actors, found_a), ("allegation", it.allegations, found_g)):
+        for kind, exp, found in (
+            ("actor", it.actors, found_a),
+            ("allegation", it.allegations, found_g),
+        ):
             if exp != found:
-                report.misses.append(Miss(it.id, kind, tuple(sorted(exp - found)), tuple(sorted(found - exp))))
+                report.misses.append(
+                    Miss(it.id, kind, tuple(sorted(exp - found)), tuple(sorted(found - exp)))
+                )
     return report
 
 
@@ -220,15 +237,23 @@ def load_thresholds(path: Path | str) -> dict[str, dict[str, dict[str, float]]]:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for scope, groups in data.items():
         if scope not in ("micro", "per_language"):
-            raise ConfigError("unknown section (use micro or per_language)", file=str(path), entry=str(scope))
+            raise ConfigError(
+                "unknown section (use micro or per_language)", file=str(path), entry=str(scope)
+            )
         if not isinstance(groups, dict):
             raise ConfigError("expected a mapping", file=str(path), entry=str(scope))
         for group, metrics in groups.items():
             where = f"{scope}.{group}"
             if group not in ("actors", "allegations") or not isinstance(metrics, dict):
-                raise ConfigError("expected actors or allegations with metrics", file=str(path), entry=where)
+                raise ConfigError(
+                    "expected actors or allegations with metrics", file=str(path), entry=where
+                )
             for metric, value in metrics.items():
-                if metric not in _METRICS or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                if (
+                    metric not in _METRICS
+                    or not isinstance(value, (int, float))
+                    or not 0 <= value <= 1
+                ):
                     raise ConfigError(
                         "expected precision, recall or f1 with a number from 0 to 1",
                         file=str(path),
@@ -238,15 +263,21 @@ def load_thresholds(path: Path | str) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def check_thresholds(report: EvalReport, thresholds: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+def check_thresholds(
+    report: EvalReport, thresholds: dict[str, dict[str, dict[str, float]]]
+) -> list[str]:
     """Every threshold the report falls below, as readable lines (empty: all met)."""
     failures: list[str] = []
     for scope, groups in thresholds.items():
         for group, metrics in groups.items():
             if scope == "micro":
-                targets = {"micro": report.micro_actors if group == "actors" else report.micro_allegations}
+                targets = {
+                    "micro": report.micro_actors if group == "actors" else report.micro_allegations
+                }
             else:
-                targets = report.languages_actors if group == "actors" else report.languages_allegations
+                targets = (
+                    report.languages_actors if group == "actors" else report.languages_allegations
+                )
             for name, sc in sorted(targets.items()):
                 for metric, minimum in metrics.items():
                     value = getattr(sc, metric)

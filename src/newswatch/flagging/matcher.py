@@ -42,9 +42,9 @@ from pathlib import Path
 
 import ahocorasick
 
-from newswatch.models import FlagResult, Mention
 from newswatch.flagging.textnorm import Normalized, is_hangul, normalize, split_sentences
 from newswatch.flagging.watchlist import Watchlist, load_watchlist
+from newswatch.models import FlagResult, Mention
 
 __all__ = ["MATCHER_REVISION", "TITLE_FACTOR", "Matcher"]
 
@@ -63,7 +63,72 @@ ALIAS, EXCLUDE, TERM, CUE, NOT = range(5)
 
 _KO_PARTICLES = tuple(
     sorted(
-        ["이", "가", "은", "는", "을", "를", "의", "에", "에서", "에게", "에게서", "께", "께서", "한테", "와", "과", "랑", "이랑", "도", "만", "로", "으로", "부터", "까지", "보다", "처럼", "같이", "이나", "나", "이며", "며", "이고", "고", "이다", "다", "였다", "이었다", "인", "이라는", "라는", "이란", "란", "이라고", "라고", "조차", "마저", "뿐", "측", "군", "제", "계", "식", "인들", "정권", "당국", "내", "간", "등", "들", "과의", "와의", "으로의", "로의", "에의"],
+        [
+            "이",
+            "가",
+            "은",
+            "는",
+            "을",
+            "를",
+            "의",
+            "에",
+            "에서",
+            "에게",
+            "에게서",
+            "께",
+            "께서",
+            "한테",
+            "와",
+            "과",
+            "랑",
+            "이랑",
+            "도",
+            "만",
+            "로",
+            "으로",
+            "부터",
+            "까지",
+            "보다",
+            "처럼",
+            "같이",
+            "이나",
+            "나",
+            "이며",
+            "며",
+            "이고",
+            "고",
+            "이다",
+            "다",
+            "였다",
+            "이었다",
+            "인",
+            "이라는",
+            "라는",
+            "이란",
+            "란",
+            "이라고",
+            "라고",
+            "조차",
+            "마저",
+            "뿐",
+            "측",
+            "군",
+            "제",
+            "계",
+            "식",
+            "인들",
+            "정권",
+            "당국",
+            "내",
+            "간",
+            "등",
+            "들",
+            "과의",
+            "와의",
+            "으로의",
+            "로의",
+            "에의",
+        ],
         key=len,
         reverse=True,
     )
@@ -88,7 +153,9 @@ def _korean_suffix_ok(run: str, depth: int = 0) -> bool:
         return True
     if depth >= 3:
         return False
-    return any(run.startswith(p) and _korean_suffix_ok(run[len(p) :], depth + 1) for p in _KO_PARTICLES)
+    return any(
+        run.startswith(p) and _korean_suffix_ok(run[len(p) :], depth + 1) for p in _KO_PARTICLES
+    )
 
 
 def _left_ok(s: str, start: int, first: str, contracted: bool) -> bool:
@@ -176,7 +243,9 @@ def _merge_labels(pats: list[_Pattern]) -> tuple[_Pattern, ...]:
         lang, _, phrase = p.label.partition(": ")
         old_langs, _, old_phrase = old.label.partition(": ")
         if phrase == old_phrase and lang not in old_langs.split(", "):
-            merged[k] = _Pattern(p.role, p.entity, f"{old_langs}, {lang}: {phrase}", p.wildcard, p.contracted)
+            merged[k] = _Pattern(
+                p.role, p.entity, f"{old_langs}, {lang}: {phrase}", p.wildcard, p.contracted
+            )
     return tuple(merged.values())
 
 
@@ -205,7 +274,9 @@ class Matcher:
             label = f"{lang}: {phrase}"
             table.setdefault(key, []).append(_Pattern(role, entity, label, wildcard, False))
             if key.startswith("ال") and len(key) > 3 and _is_arabic_letter(key[2]):
-                table.setdefault("ل" + key[2:], []).append(_Pattern(role, entity, label, wildcard, True))
+                table.setdefault("ل" + key[2:], []).append(
+                    _Pattern(role, entity, label, wildcard, True)
+                )
 
         for actor in watchlist.actors:
             for lang, p in _phrases(actor.aliases):
@@ -266,7 +337,9 @@ class Matcher:
                     hits.append(_Hit(p.role, p.entity, p.label, start, e))
         return hits
 
-    def match(self, text: str | None, title: str | None = None, language: str | None = None) -> FlagResult:
+    def match(
+        self, text: str | None, title: str | None = None, language: str | None = None
+    ) -> FlagResult:
         """Flag one article. ``language`` is accepted for the record; matching is
         script-driven, so names quoted in another language are found too."""
         mentions: list[Mention] = []
@@ -279,10 +352,15 @@ class Matcher:
         allegations = sorted({m.entity_id for m in mentions if m.kind == "allegation"})
         score = 0.0
         for aid in actors:
-            ws = sorted((m.weight for m in mentions if m.kind == "actor" and m.entity_id == aid), reverse=True)
+            ws = sorted(
+                (m.weight for m in mentions if m.kind == "actor" and m.entity_id == aid),
+                reverse=True,
+            )
             score += ws[0] + min(REPEAT_CAP, REPEAT_FACTOR * sum(ws[1:]))
         for gid in allegations:
-            score += max(m.weight for m in mentions if m.kind == "allegation" and m.entity_id == gid)
+            score += max(
+                m.weight for m in mentions if m.kind == "allegation" and m.entity_id == gid
+            )
         return FlagResult(tuple(actors), tuple(allegations), tuple(mentions), round(score, 4))
 
     def _match_field(self, original: str, field: str) -> list[Mention]:
@@ -296,7 +374,9 @@ class Matcher:
             actor_hits = [
                 h
                 for h in actor_hits
-                if not any(x.entity == h.entity and x.start < h.end and h.start < x.end for x in excludes)
+                if not any(
+                    x.entity == h.entity and x.start < h.end and h.start < x.end for x in excludes
+                )
             ]
         actor_hits = _longest(actor_hits)
         if not actor_hits:
@@ -318,12 +398,21 @@ class Matcher:
         return out
 
     def _allegation(
-        self, al_id: str, term_hits: list[_Hit], actor_hits: list[_Hit], others: list[_Hit], ctx: _Context
+        self,
+        al_id: str,
+        term_hits: list[_Hit],
+        actor_hits: list[_Hit],
+        others: list[_Hit],
+        ctx: _Context,
     ) -> list[Mention]:
         al = self._allegations[al_id]
         rule = al.rule
         near = rule.near
-        first = actor_hits if rule.actors == "any" else [h for h in actor_hits if h.entity in rule.actors]
+        first = (
+            actor_hits
+            if rule.actors == "any"
+            else [h for h in actor_hits if h.entity in rule.actors]
+        )
         if not first:
             return []
         second = [h for h in actor_hits if h.entity in rule.with_actors]
@@ -395,7 +484,9 @@ class _Context:
     def sentence_of(self, h: _Hit) -> int:
         i = self._sent.get(h.start)
         if i is None:
-            i = self._sent[h.start] = max(0, bisect_right(self.sent_starts, self.n.to_original(h.start)) - 1)
+            i = self._sent[h.start] = max(
+                0, bisect_right(self.sent_starts, self.n.to_original(h.start)) - 1
+            )
         return i
 
     def word_of(self, offset: int) -> int:

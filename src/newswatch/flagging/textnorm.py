@@ -164,7 +164,10 @@ class Normalized:
         orig = self.original
         while e > s + 1 and (
             orig[e - 1].isspace()
-            or (_map_char(orig[e - 1]) == "" and unicodedata.category(orig[e - 1]) not in ("Mn", "Me"))
+            or (
+                _map_char(orig[e - 1]) == ""
+                and unicodedata.category(orig[e - 1]) not in ("Mn", "Me")
+            )
         ):
             e -= 1
         if e <= s:  # the span ended inside one expanded character (ß → ss)
@@ -179,7 +182,7 @@ _IRREGULAR_SIZE = (-1, -1)
 def _irregular() -> re.Pattern[str]:
     """Stretches that need care: characters that vanish or expand, whitespace runs."""
     global _IRREGULAR, _IRREGULAR_SIZE
-    if _IRREGULAR is None or _IRREGULAR_SIZE != (len(_RESIZING), len(_SPACING)):
+    if _IRREGULAR is None or (len(_RESIZING), len(_SPACING)) != _IRREGULAR_SIZE:
         cls = "".join(re.escape(c) for c in sorted(_RESIZING))
         sp = "".join(re.escape(c) for c in sorted(_SPACING))
         _IRREGULAR = re.compile(rf"[\s{cls}{sp}]{{2,}}|[{cls}]" if cls else rf"[\s{sp}]{{2,}}")
@@ -216,7 +219,11 @@ def normalize(text: str) -> Normalized:
         i = a
         while i < b:
             ch = text[i]
-            if "\u1100" <= ch <= "\u1112" and i + 1 < len(text) and "\u1161" <= text[i + 1] <= "\u1175":
+            if (
+                "\u1100" <= ch <= "\u1112"
+                and i + 1 < len(text)
+                and "\u1161" <= text[i + 1] <= "\u1175"
+            ):
                 # decomposed Hangul (NFD, e.g. from macOS): compose the syllable again
                 syl = 0xAC00 + ((ord(ch) - 0x1100) * 21 + ord(text[i + 1]) - 0x1161) * 28
                 start = i
@@ -268,7 +275,62 @@ _SENT_END = re.compile(
     r"""[.!?\u2026\u061f\u061b\u06d4\u3002\uff1f\uff01]+["'\u201d\u2019\u00bb\u201c)\]]*(?=\s|$)|\n"""
 )
 _ABBREV = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "st", "jr", "sr", "vs", "etc", "inc", "corp", "co", "ltd", "fig", "approx", "dept", "est", "govt", "sen", "rep", "gov", "pres", "adm", "cmdr", "brig", "ca", "cf", "e.g", "i.e", "u.s", "u.k", "u.n", "z.b", "bzw", "usw", "vgl", "ggf", "mme", "mlle", "sr", "sra", "dra", "т.е", "т.д", "г", "гг", "ул"]
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "fig",
+        "approx",
+        "dept",
+        "est",
+        "govt",
+        "sen",
+        "rep",
+        "gov",
+        "pres",
+        "adm",
+        "cmdr",
+        "brig",
+        "ca",
+        "cf",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "z.b",
+        "bzw",
+        "usw",
+        "vgl",
+        "ggf",
+        "mme",
+        "mlle",
+        "sr",
+        "sra",
+        "dra",
+        "т.е",
+        "т.д",
+        "г",
+        "гг",
+        "ул",
+    ]
 )
 
 

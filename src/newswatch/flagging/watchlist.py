@@ -82,7 +82,9 @@ Phrase = Annotated[str, AfterValidator(_check_phrase)]
 
 def _lang_key(v: str) -> str:
     if not _LANG.match(v):
-        raise ValueError(f"{v!r} is not a language code (two or three lower-case letters, or 'any')")
+        raise ValueError(
+            f"{v!r} is not a language code (two or three lower-case letters, or 'any')"
+        )
     return v
 
 
@@ -111,7 +113,9 @@ class _Model(BaseModel):
 
 def _check_id(v: str) -> str:
     if not _ID.match(v):
-        raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
+        raise ValueError(
+            "must be lower-case letters, digits and underscores, starting with a letter"
+        )
     return v
 
 
@@ -122,7 +126,9 @@ class Actor(_Model):
     name: str = Field(min_length=1)
     description: str | None = None
     aliases: Annotated[Phrases, BeforeValidator(_one_or_many)]
-    exclude: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = {}
+    exclude: Annotated[
+        Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)
+    ] = {}
     weight: float = Field(1.0, gt=0)
 
     @field_validator("aliases")
@@ -172,9 +178,9 @@ class Rule(_Model):
     with_actors: tuple[str, ...] = Field((), alias="with")
     near: Annotated[Near, BeforeValidator(_near)] = Near()
     cues: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = {}
-    not_terms: Annotated[Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)] = Field(
-        {}, alias="not"
-    )
+    not_terms: Annotated[
+        Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)
+    ] = Field({}, alias="not")
 
     @field_validator("actors", mode="before")
     @classmethod
@@ -213,7 +219,9 @@ class Watchlist(_Model):
     @property
     def content_hash(self) -> str:
         """Hash of what the watchlist says (not of its comments or layout)."""
-        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
+        blob = json.dumps(
+            self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     @property
@@ -281,13 +289,18 @@ def _check_references(wl: Watchlist, data: Any, file: str) -> None:
     actor_ids = {a.id for a in wl.actors}
     for i, al in enumerate(wl.allegations):
         where = f"allegations[{i}] (id: {al.id!r}).rule"
-        lists = [("actors", () if al.rule.actors == "any" else al.rule.actors), ("with", al.rule.with_actors)]
+        lists = [
+            ("actors", () if al.rule.actors == "any" else al.rule.actors),
+            ("with", al.rule.with_actors),
+        ]
         for key, ids in lists:
             for j, aid in enumerate(ids):
                 if aid not in actor_ids:
                     known = ", ".join(sorted(actor_ids))
                     raise ConfigError(
-                        f"unknown actor id {aid!r} (known: {known})", file=file, entry=f"{where}.{key}[{j}]"
+                        f"unknown actor id {aid!r} (known: {known})",
+                        file=file,
+                        entry=f"{where}.{key}[{j}]",
                     )
 
 

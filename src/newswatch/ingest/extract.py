@@ -16,12 +16,19 @@ from lxml import html as lxml_html
 
 from newswatch.models import Extracted
 
-__all__ = ["extract_article", "summary_text", "is_html", "MIN_TEXT_CHARS"]
+__all__ = ["MIN_TEXT_CHARS", "extract_article", "is_html", "summary_text"]
 
 # below this, trafilatura's output is a fragment (a consent banner, a caption), not an article
 MIN_TEXT_CHARS = 200
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain", "")
+_HTML_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "",
+)
 _CANONICAL_RE = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.I)
 _HREF_RE = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
 
@@ -32,7 +39,9 @@ def is_html(content_type: str, content: bytes) -> bool:
         return True
     if ctype in _HTML_TYPES:
         head = content[:1024].lstrip().lower()
-        return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head
+        return (
+            head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head
+        )
     return False
 
 
@@ -113,10 +122,14 @@ def extract_article(
     )
     if len(text) < MIN_TEXT_CHARS and fallback and len(fallback) > len(text):
         # a consent wall or a teaser: the feed said more than the page
-        reason = f"page yielded only {len(text)} characters" if text else "page yielded no article text"
+        reason = (
+            f"page yielded only {len(text)} characters" if text else "page yielded no article text"
+        )
         return Extracted(text=fallback, extraction="feed_summary", error=reason, **meta)
     if not text:
-        return Extracted(text=None, extraction="failed", error="page yielded no article text", **meta)
+        return Extracted(
+            text=None, extraction="failed", error="page yielded no article text", **meta
+        )
     return Extracted(text=text, extraction="trafilatura", **meta)
 
 

@@ -9,7 +9,7 @@ with ``bozo=True`` and no entries, never raised: the run goes on.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -31,7 +31,7 @@ def _to_datetime(struct: Any) -> datetime | None:
     if not struct:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(struct), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC).replace(tzinfo=None)
     except (OverflowError, ValueError, TypeError):
         return None
 
@@ -65,7 +65,13 @@ def _update_minutes(feed: Any) -> int | None:
         pass
     period = str(feed.get("sy_updateperiod", "") or "").strip().lower()
     if period:
-        minutes = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}.get(period)
+        minutes = {
+            "hourly": 60,
+            "daily": 1440,
+            "weekly": 10080,
+            "monthly": 43200,
+            "yearly": 525600,
+        }.get(period)
         try:
             freq = max(1, int(str(feed.get("sy_updatefrequency", "1")).strip()))
         except ValueError:
@@ -89,11 +95,13 @@ def parse_feed(
     try:
         parsed = feedparser.parse(content, response_headers=hdrs)
     except Exception as e:  # feedparser is robust, but a broken document must not stop a run
-        return ParsedFeed(source=source, entries=(), bozo=True, bozo_reason=f"feedparser failed: {e!r}")
+        return ParsedFeed(
+            source=source, entries=(), bozo=True, bozo_reason=f"feedparser failed: {e!r}"
+        )
 
     feed = parsed.get("feed", {}) or {}
     base = hdrs.get("content-location") or url
-    language = (feed.get("language") or default_language or None)
+    language = feed.get("language") or default_language or None
     if language:
         language = str(language).split("-")[0].split("_")[0].strip().lower() or None
 
@@ -128,7 +136,9 @@ def parse_feed(
                 link=link,
                 title=title,
                 summary=summary,
-                published_at=_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
+                published_at=_to_datetime(
+                    entry.get("published_parsed") or entry.get("updated_parsed")
+                ),
                 author=(entry.get("author") or None),
                 language=language,
             )
@@ -136,11 +146,21 @@ def parse_feed(
 
     if not entries and bozo and not skipped:
         # nothing usable came out of a malformed document: the feed is broken
-        return ParsedFeed(source=source, entries=(), bozo=True, bozo_reason=bozo_reason,
-                          feed_title=feed.get("title"), language=language)
+        return ParsedFeed(
+            source=source,
+            entries=(),
+            bozo=True,
+            bozo_reason=bozo_reason,
+            feed_title=feed.get("title"),
+            language=language,
+        )
     if not entries and not skipped and not feed and not parsed.get("version"):
-        return ParsedFeed(source=source, entries=(), bozo=True,
-                          bozo_reason=bozo_reason or "not a feed (no RSS, Atom or RDF found)")
+        return ParsedFeed(
+            source=source,
+            entries=(),
+            bozo=True,
+            bozo_reason=bozo_reason or "not a feed (no RSS, Atom or RDF found)",
+        )
     return ParsedFeed(
         source=source,
         entries=tuple(entries),

@@ -48,8 +48,8 @@ import httpx
 
 from newswatch.config import FetchSettings
 from newswatch.errors import FetchError
-from newswatch.models import FetchResult
 from newswatch.ingest.urls import host_of
+from newswatch.models import FetchResult
 
 __all__ = ["ROBOTS_TOKEN", "Fetcher", "address_problem", "parse_retry_after"]
 

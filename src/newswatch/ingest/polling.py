@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["PollingSettings", "PollPlan", "plan_next_poll", "failure_weight"]
+__all__ = ["PollPlan", "PollingSettings", "failure_weight", "plan_next_poll"]
 
 
 class PollingSettings(BaseModel):
@@ -37,7 +37,7 @@ class PollingSettings(BaseModel):
     jitter: float = Field(0.1, ge=0, le=0.5)  # ± share of the interval
 
     @model_validator(mode="after")
-    def _order(self) -> "PollingSettings":
+    def _order(self) -> PollingSettings:
         if self.min_minutes > self.max_minutes:
             raise ValueError("min_minutes must not exceed max_minutes")
         return self
@@ -81,7 +81,7 @@ def plan_next_poll(
     if status in ("failed", "broken"):
         score += failure_weight(failure_kind, http_status)
         # back off from the feed's healthy interval, doubling with each full point of score
-        wait = min(settings.max_backoff_minutes, max(settings.min_minutes, interval) * (2 ** score))
+        wait = min(settings.max_backoff_minutes, max(settings.min_minutes, interval) * (2**score))
     else:
         score = 0.0
         if status == "ok" and entries_seen:
@@ -97,5 +97,8 @@ def plan_next_poll(
     next_at = now + timedelta(minutes=wait)
     if retry_after_seconds:
         next_at = max(next_at, now + timedelta(seconds=retry_after_seconds))
-    return PollPlan(interval_minutes=round(interval, 3), failure_score=round(score, 3),
-                    next_poll_at=next_at.replace(microsecond=0))
+    return PollPlan(
+        interval_minutes=round(interval, 3),
+        failure_score=round(score, 3),
+        next_poll_at=next_at.replace(microsecond=0),
+    )

@@ -202,7 +202,7 @@ def site_of(url: str) -> str:
         from tld import get_fld
 
         fld = get_fld(host, fix_protocol=True, fail_silently=True)
-    except Exception:  # noqa: BLE001 - tld missing, or a host it cannot parse
+    except Exception:
         fld = None
     if fld:
         return str(fld).lower()

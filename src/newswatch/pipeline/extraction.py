@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 
 from newswatch.ingest.extract import extract_article, summary_text
+from newswatch.ingest.urls import choose_canonical, url_id
 from newswatch.models import ArticleRecord, Extracted, FeedEntry, FlagResult
 from newswatch.stories import DEFAULT_SETTINGS, StorySettings, signature
-from newswatch.ingest.urls import choose_canonical, url_id
 
-__all__ = ["PageJob", "init_worker", "process_page", "content_hash"]
+__all__ = ["PageJob", "content_hash", "init_worker", "process_page"]
 
 _MATCHER = None
 _MATCHER_PATH: str | None = None
@@ -44,7 +44,7 @@ def init_worker(watchlist_path: str | None, story_settings: dict | None = None) 
     if watchlist_path is None:
         _MATCHER, _MATCHER_PATH = None, None
         return
-    if _MATCHER is None or _MATCHER_PATH != watchlist_path:
+    if _MATCHER is None or watchlist_path != _MATCHER_PATH:
         from newswatch.flagging.matcher import Matcher
 
         _MATCHER = Matcher.from_path(Path(watchlist_path))

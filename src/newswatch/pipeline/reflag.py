@@ -46,9 +46,14 @@ def _init(watchlist_path: str) -> None:
     _MATCHER = Matcher.from_path(Path(watchlist_path))
 
 
-def _match_chunk(rows: list[tuple[str, str | None, str | None, str | None]]) -> list[tuple[str, FlagResult]]:
+def _match_chunk(
+    rows: list[tuple[str, str | None, str | None, str | None]],
+) -> list[tuple[str, FlagResult]]:
     assert _MATCHER is not None
-    return [(aid, _MATCHER.match(text or "", title=title, language=lang)) for aid, title, text, lang in rows]
+    return [
+        (aid, _MATCHER.match(text or "", title=title, language=lang))
+        for aid, title, text, lang in rows
+    ]
 
 
 def reflag(
@@ -71,19 +76,22 @@ def reflag(
     n = workers or os.cpu_count() or 1
     ctx = multiprocessing.get_context("forkserver")
     last = ""
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(str(watchlist_path),)) as pool:
+    with ProcessPoolExecutor(
+        n, mp_context=ctx, initializer=_init, initargs=(str(watchlist_path),)
+    ) as pool:
         while True:
             cond = (where + " AND " if where else "WHERE ") + "article_id > ?"
             with store.reader() as con:
                 rows = con.execute(
                     f"SELECT article_id, title, text, language FROM articles {cond} "
-                    f"ORDER BY article_id LIMIT ?", [*params, last, chunk_size]
+                    f"ORDER BY article_id LIMIT ?",
+                    [*params, last, chunk_size],
                 ).fetchall()
             if not rows:
                 break
             last = rows[-1][0]
             step = max(1, len(rows) // (n * 4))
-            parts = [rows[i:i + step] for i in range(0, len(rows), step)]
+            parts = [rows[i : i + step] for i in range(0, len(rows), step)]
             results = [r for part in pool.map(_match_chunk, parts) for r in part]
             _replace(store, results, version, stats)
             stats.articles += len(rows)
@@ -92,7 +100,9 @@ def reflag(
     return stats
 
 
-def _replace(store: Store, results: list[tuple[str, FlagResult]], version: str, stats: ReflagStats) -> None:
+def _replace(
+    store: Store, results: list[tuple[str, FlagResult]], version: str, stats: ReflagStats
+) -> None:
     ids = [aid for aid, _ in results]
     mentions = mentions_table((aid, m) for aid, r in results for m in r.mentions)
     flagged = [(aid, r) for aid, r in results if r.flagged]
@@ -100,7 +110,9 @@ def _replace(store: Store, results: list[tuple[str, FlagResult]], version: str, 
         {
             "article_id": pa.array([a for a, _ in flagged], pa.string()),
             "actors": pa.array([list(r.actors) for _, r in flagged], pa.list_(pa.string())),
-            "allegations": pa.array([list(r.allegations) for _, r in flagged], pa.list_(pa.string())),
+            "allegations": pa.array(
+                [list(r.allegations) for _, r in flagged], pa.list_(pa.string())
+            ),
             "score": pa.array([float(r.score) for _, r in flagged], pa.float64()),
         }
     )
@@ -123,7 +135,9 @@ def _replace(store: Store, results: list[tuple[str, FlagResult]], version: str, 
         first_flagged = pa.table(
             {
                 "article_id": pa.array([a for a, _ in flagged], pa.string()),
-                "flagged_at": pa.array([old[a][2] if a in old else now for a, _ in flagged], pa.timestamp("us")),
+                "flagged_at": pa.array(
+                    [old[a][2] if a in old else now for a, _ in flagged], pa.timestamp("us")
+                ),
             }
         )
         con.register("_r_when", first_flagged)

@@ -29,13 +29,13 @@ from newswatch.config import Config, Source
 from newswatch.errors import FetchError
 from newswatch.ingest.feeds import parse_feed
 from newswatch.ingest.fetch import Fetcher
-from newswatch.models import ArticleRecord, FeedEntry
 from newswatch.ingest.polling import plan_next_poll
-from newswatch.store import Problem, SourceState, SourceUpdate, Store
 from newswatch.ingest.urls import canonicalize_url
+from newswatch.models import ArticleRecord, FeedEntry
 from newswatch.pipeline.extraction import PageJob, init_worker, process_page
+from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
-__all__ = ["RunSummary", "FeedOutcome", "run_pass", "run_pass_async", "TRANSIENT_FETCH_ERRORS"]
+__all__ = ["TRANSIENT_FETCH_ERRORS", "FeedOutcome", "RunSummary", "run_pass", "run_pass_async"]
 
 # a page that failed with one of these is retried next pass; any other failure is final,
 # and the article is kept with the feed's title and summary
@@ -74,7 +74,9 @@ class RunSummary:
     articles_flagged: int = 0
     pages_failed: int = 0
     flagged: list[dict[str, Any]] = field(default_factory=list)  # the first flagged articles
-    alerts: list[str] = field(default_factory=list)  # immediate digests sent (or failed) after the pass
+    alerts: list[str] = field(
+        default_factory=list
+    )  # immediate digests sent (or failed) after the pass
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.feeds if f.status == status)
@@ -102,7 +104,9 @@ class RunSummary:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             **self.counts(),
             "articles_known": self.articles_known,
-            "failing_feeds": [{"name": f.name, "status": f.status, "reason": f.reason} for f in self.failing],
+            "failing_feeds": [
+                {"name": f.name, "status": f.status, "reason": f.reason} for f in self.failing
+            ],
             "flagged": self.flagged,
             "alerts": self.alerts,
         }
@@ -119,9 +123,18 @@ class RunSummary:
         ]
         if self.failing:
             lines += ["", "## Failing feeds", "", "| feed | status | reason |", "|---|---|---|"]
-            lines += [f"| {f.name} | {f.status} | {(f.reason or '').replace('|', '/')} |" for f in self.failing]
+            lines += [
+                f"| {f.name} | {f.status} | {(f.reason or '').replace('|', '/')} |"
+                for f in self.failing
+            ]
         if self.flagged:
-            lines += ["", "## Newly flagged", "", "| source | title | actors | allegations |", "|---|---|---|---|"]
+            lines += [
+                "",
+                "## Newly flagged",
+                "",
+                "| source | title | actors | allegations |",
+                "|---|---|---|---|",
+            ]
             for a in self.flagged:
                 lines.append(
                     f"| {a['source']} | {(a['title'] or '').replace('|', '/')} | {', '.join(a['actors'])} "
@@ -133,7 +146,9 @@ class RunSummary:
 class _Pass:
     """The state of one pass; one instance per run."""
 
-    def __init__(self, config: Config, store: Store, progress: ProgressFn | None, workers: int | None):
+    def __init__(
+        self, config: Config, store: Store, progress: ProgressFn | None, workers: int | None
+    ):
         self.config = config
         self.settings = config.settings
         self.store = store
@@ -174,7 +189,9 @@ class _Pass:
                 async with self.db_lock:  # wait for a running write first: more feeds join
                     batch, self._lookups = self._lookups, []
                     try:
-                        found = await asyncio.to_thread(self.store.known_urls, [u for us, _ in batch for u in us])
+                        found = await asyncio.to_thread(
+                            self.store.known_urls, [u for us, _ in batch for u in us]
+                        )
                     except Exception as e:
                         for _, f in batch:
                             f.set_exception(e)
@@ -189,7 +206,13 @@ class _Pass:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             # warm everything a worker needs once, in the fork server: workers fork from it
-            ctx.set_forkserver_preload(["newswatch.pipeline.extraction", "newswatch.flagging.matcher", "newswatch.pipeline.warm"])
+            ctx.set_forkserver_preload(
+                [
+                    "newswatch.pipeline.extraction",
+                    "newswatch.flagging.matcher",
+                    "newswatch.pipeline.warm",
+                ]
+            )
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
@@ -214,7 +237,9 @@ class _Pass:
         if not force and len(self.batch) < self.settings.pipeline.batch_size:
             return
         batch, self.batch = self.batch, []
-        extra = {a: self.extra_urls.pop(a) for a in [r.article_id for r in batch] if a in self.extra_urls}
+        extra = {
+            a: self.extra_urls.pop(a) for a in [r.article_id for r in batch] if a in self.extra_urls
+        }
         stats = await self.db(
             self.store.write_batch,
             batch,
@@ -243,8 +268,14 @@ class _Pass:
                 )
 
     # -- feeds ------------------------------------------------------------------------------
-    def record(self, state: SourceState | None, update: SourceUpdate, *, kind: str | None = None,
-               retry_after: float | None = None) -> None:
+    def record(
+        self,
+        state: SourceState | None,
+        update: SourceUpdate,
+        *,
+        kind: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         """Keep a feed's outcome, with its next poll planned (see newswatch.ingest.polling)."""
         plan = plan_next_poll(
             self.settings.polling,
@@ -259,8 +290,14 @@ class _Pass:
             failure_kind=kind,
             http_status=update.http_status,
         )
-        self.updates.append(replace(update, poll_interval_minutes=plan.interval_minutes,
-                                    failure_score=plan.failure_score, next_poll_at=plan.next_poll_at))
+        self.updates.append(
+            replace(
+                update,
+                poll_interval_minutes=plan.interval_minutes,
+                failure_score=plan.failure_score,
+                next_poll_at=plan.next_poll_at,
+            )
+        )
 
     async def poll_feed(self, fetcher: Fetcher, source: Source, state: SourceState | None) -> None:
         now = _utcnow()
@@ -275,32 +312,75 @@ class _Pass:
                 )
             except FetchError as e:
                 outcome.status, outcome.reason = "failed", e.reason
-                self.record(state, SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason),
-                            kind=e.kind, retry_after=e.retry_after)
-                self.problems.append(Problem("feed", e.reason, source=source.name, url=source.url, kind=e.kind))
+                self.record(
+                    state,
+                    SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason),
+                    kind=e.kind,
+                    retry_after=e.retry_after,
+                )
+                self.problems.append(
+                    Problem("feed", e.reason, source=source.name, url=source.url, kind=e.kind)
+                )
                 return
             if res.not_modified:
                 outcome.status = "not_modified"
-                self.record(state, SourceUpdate(source.name, "not_modified", now, http_status=304,
-                                                 etag=res.etag, last_modified=res.last_modified))
+                self.record(
+                    state,
+                    SourceUpdate(
+                        source.name,
+                        "not_modified",
+                        now,
+                        http_status=304,
+                        etag=res.etag,
+                        last_modified=res.last_modified,
+                    ),
+                )
                 return
             body_hash = hashlib.sha256(res.content).hexdigest()[:32]
             if state is not None and state.body_hash == body_hash:
                 outcome.status = "unchanged"
-                self.record(state, SourceUpdate(source.name, "unchanged", now, http_status=res.status,
-                                                 etag=res.etag, last_modified=res.last_modified, body_hash=body_hash))
+                self.record(
+                    state,
+                    SourceUpdate(
+                        source.name,
+                        "unchanged",
+                        now,
+                        http_status=res.status,
+                        etag=res.etag,
+                        last_modified=res.last_modified,
+                        body_hash=body_hash,
+                    ),
+                )
                 return
-            parsed = parse_feed(source.name, res.content, url=res.final_url, headers=res.headers,
-                                default_language=source.language)
+            parsed = parse_feed(
+                source.name,
+                res.content,
+                url=res.final_url,
+                headers=res.headers,
+                default_language=source.language,
+            )
             if parsed.bozo and not parsed.entries and not parsed.skipped:
                 reason = f"not a usable feed: {parsed.bozo_reason}"
                 outcome.status, outcome.reason = "broken", reason
-                self.record(state, SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason),
-                            kind="broken")
-                self.problems.append(Problem("parse", reason, source=source.name, url=source.url, kind="broken"))
+                self.record(
+                    state,
+                    SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason),
+                    kind="broken",
+                )
+                self.problems.append(
+                    Problem("parse", reason, source=source.name, url=source.url, kind="broken")
+                )
                 return
             for what, why in parsed.skipped:
-                self.problems.append(Problem("entry", f"{what}: {why}", source=source.name, url=source.url, kind="skipped"))
+                self.problems.append(
+                    Problem(
+                        "entry",
+                        f"{what}: {why}",
+                        source=source.name,
+                        url=source.url,
+                        kind="skipped",
+                    )
+                )
             self.summary.entries_skipped += len(parsed.skipped)
             entries = list(parsed.entries)
             outcome.entries = len(entries)
@@ -318,21 +398,41 @@ class _Pass:
             outcome.new_entries = len(new)
             self.record(
                 state,
-                SourceUpdate(source.name, "ok", now, http_status=res.status, etag=res.etag,
-                             last_modified=res.last_modified, body_hash=body_hash,
-                             entries_seen=len(entries), new_items=len(new), update_minutes=parsed.ttl_minutes)
+                SourceUpdate(
+                    source.name,
+                    "ok",
+                    now,
+                    http_status=res.status,
+                    etag=res.etag,
+                    last_modified=res.last_modified,
+                    body_hash=body_hash,
+                    entries_seen=len(entries),
+                    new_items=len(new),
+                    update_minutes=parsed.ttl_minutes,
+                ),
             )
             if parsed.bozo:
-                self.problems.append(Problem("parse", f"feed is malformed but usable: {parsed.bozo_reason}",
-                                             source=source.name, url=source.url, kind="bozo"))
+                self.problems.append(
+                    Problem(
+                        "parse",
+                        f"feed is malformed but usable: {parsed.bozo_reason}",
+                        source=source.name,
+                        url=source.url,
+                        kind="bozo",
+                    )
+                )
             self.progress("pages_total", len(new))
             for item in new:
                 await self.pages.put(item)
         except Exception as e:  # a bug or an unforeseen input must not stop the other feeds
             reason = f"internal error: {type(e).__name__}: {e}"
             outcome.status, outcome.reason = "failed", reason
-            self.record(state, SourceUpdate(source.name, "failed", now, error=reason), kind="internal")
-            self.problems.append(Problem("feed", reason, source=source.name, url=source.url, kind="internal"))
+            self.record(
+                state, SourceUpdate(source.name, "failed", now, error=reason), kind="internal"
+            )
+            self.problems.append(
+                Problem("feed", reason, source=source.name, url=source.url, kind="internal")
+            )
         finally:
             self.summary.feeds.append(outcome)
             self.progress("feed_done", 1)
@@ -349,16 +449,24 @@ class _Pass:
             finally:
                 self.pages.task_done()
 
-    async def handle_page(self, loop: asyncio.AbstractEventLoop, fetcher: Fetcher, entry: FeedEntry, link: str) -> None:
+    async def handle_page(
+        self, loop: asyncio.AbstractEventLoop, fetcher: Fetcher, entry: FeedEntry, link: str
+    ) -> None:
         now = _utcnow()
         try:
             try:
                 res = await fetcher.fetch(entry.link, kind="page")
                 job = PageJob(entry, res.final_url, res.content, res.content_type, now)
             except FetchError as e:
-                self.problems.append(Problem("page", e.reason, source=entry.source, url=entry.link, kind=e.kind))
+                self.problems.append(
+                    Problem("page", e.reason, source=entry.source, url=entry.link, kind=e.kind)
+                )
                 self.summary.pages_failed += 1
-                if e.kind in TRANSIENT_FETCH_ERRORS or (e.kind == "http" and (e.status or 0) >= 500) or e.status == 429:
+                if (
+                    e.kind in TRANSIENT_FETCH_ERRORS
+                    or (e.kind == "http" and (e.status or 0) >= 500)
+                    or e.status == 429
+                ):
                     self.refetch_feeds.add(entry.source)
                     return  # not stored: the next pass tries again
                 job = PageJob(entry, entry.link, None, "", now, fetch_error=e.reason)
@@ -372,8 +480,15 @@ class _Pass:
                 raise
             self.summary.pages_failed += 1
             self.refetch_feeds.add(entry.source)
-            self.problems.append(Problem("extract", f"internal error: {type(e).__name__}: {e}",
-                                         source=entry.source, url=entry.link, kind="internal"))
+            self.problems.append(
+                Problem(
+                    "extract",
+                    f"internal error: {type(e).__name__}: {e}",
+                    source=entry.source,
+                    url=entry.link,
+                    kind="internal",
+                )
+            )
         finally:
             self.progress("page_done", 1)
 
@@ -389,30 +504,50 @@ class _Pass:
         # (a dead worker's leases expire, or are freed at once on its own host)
         owner = f"{socket.gethostname()}:{os.getpid()}:{self.summary.run_id}"
         await self.db(self.store.release_dead_local_leases)
-        await self.db(self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources))
-        from newswatch.flagging.matcher import Matcher  # validated by the caller; here for its version only
+        await self.db(
+            self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources)
+        )
+        from newswatch.flagging.matcher import (
+            Matcher,
+        )  # validated by the caller; here for its version only
 
         self.watchlist_version = Matcher.from_path(self.config.watchlist_path).version
         self.progress("feeds_total", len(sources))
         status = "failed"
         try:
             async with Fetcher(self.settings.fetch) as fetcher:
-                n_workers = min(self.settings.fetch.max_concurrency, self.settings.pipeline.max_in_flight)
-                consumers = [asyncio.create_task(self.page_worker(fetcher)) for _ in range(n_workers)]
+                n_workers = min(
+                    self.settings.fetch.max_concurrency, self.settings.pipeline.max_in_flight
+                )
+                consumers = [
+                    asyncio.create_task(self.page_worker(fetcher)) for _ in range(n_workers)
+                ]
                 before = states  # as this pass began
                 for i in range(0, len(sources), CLAIM_CHUNK):
-                    chunk = sources[i:i + CLAIM_CHUNK]
-                    claimed = set(await self.db(self.store.claim_feeds, [s.name for s in chunk], owner,
-                                                ttl_seconds=self.settings.pipeline.lease_seconds))
+                    chunk = sources[i : i + CLAIM_CHUNK]
+                    claimed = set(
+                        await self.db(
+                            self.store.claim_feeds,
+                            [s.name for s in chunk],
+                            owner,
+                            ttl_seconds=self.settings.pipeline.lease_seconds,
+                        )
+                    )
                     if not claimed:
                         continue
                     # another worker may have polled a feed (and let it go) since this pass began
                     states = await self.db(self.store.source_states)
                     now = _utcnow()
-                    todo = [s for s in chunk if s.name in claimed
-                            and not _polled_meanwhile(before.get(s.name), states.get(s.name))
-                            and (not due_only or _is_due(states.get(s.name), now))]
-                    await asyncio.gather(*(self.poll_feed(fetcher, s, states.get(s.name)) for s in todo))
+                    todo = [
+                        s
+                        for s in chunk
+                        if s.name in claimed
+                        and not _polled_meanwhile(before.get(s.name), states.get(s.name))
+                        and (not due_only or _is_due(states.get(s.name), now))
+                    ]
+                    await asyncio.gather(
+                        *(self.poll_feed(fetcher, s, states.get(s.name)) for s in todo)
+                    )
                 for _ in consumers:
                     await self.pages.put(None)
                 await asyncio.gather(*consumers)
@@ -428,13 +563,23 @@ class _Pass:
             if status == "completed":
                 self.updates = [
                     replace(u, etag=None, last_modified=None, body_hash=None)
-                    if u.name in self.refetch_feeds and u.status == "ok" else u
+                    if u.name in self.refetch_feeds and u.status == "ok"
+                    else u
                     for u in self.updates
                 ]
-                await self.db(self.store.update_sources, self.updates, run_id=self.summary.run_id,
-                              problems=self.problems)
-            await self.db(self.store.finish_run, self.summary.run_id, status=status,
-                          finished_at=self.summary.finished_at, counts=self.summary.counts())
+                await self.db(
+                    self.store.update_sources,
+                    self.updates,
+                    run_id=self.summary.run_id,
+                    problems=self.problems,
+                )
+            await self.db(
+                self.store.finish_run,
+                self.summary.run_id,
+                status=status,
+                finished_at=self.summary.finished_at,
+                counts=self.summary.counts(),
+            )
             await self.db(self.store.release_feeds, owner)
         return self.summary
 
@@ -445,8 +590,11 @@ def _is_due(state: SourceState | None, now: datetime) -> bool:
 
 def _polled_meanwhile(before: SourceState | None, now: SourceState | None) -> bool:
     """Polled by another run (which finished and released it) since this pass read ``before``."""
-    return now is not None and now.last_polled_at is not None and (
-        before is None or before.last_polled_at != now.last_polled_at)
+    return (
+        now is not None
+        and now.last_polled_at is not None
+        and (before is None or before.last_polled_at != now.last_polled_at)
+    )
 
 
 async def run_pass_async(
@@ -481,8 +629,12 @@ def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) ->
     try:
         from newswatch.flagging.watchlist import watchlist_labels
 
-        results = send_due_digests(store, config.settings, immediate_only=True,
-                                   labels=watchlist_labels(config.watchlist_path))
+        results = send_due_digests(
+            store,
+            config.settings,
+            immediate_only=True,
+            labels=watchlist_labels(config.watchlist_path),
+        )
         summary.alerts += [f"{r.name}: {r.status} ({r.items_sent} items)" for r in results]
     except DeliveryError as e:
         summary.alerts.append(f"failed: {e}")

@@ -11,12 +11,21 @@ from typing import Any
 
 from newswatch.store import Store
 
-__all__ = ["status_report", "source_rows", "apply_retention", "SOURCE_COLUMNS"]
+__all__ = ["SOURCE_COLUMNS", "apply_retention", "source_rows", "status_report"]
 
 SOURCE_COLUMNS = [
-    "name", "health", "last_status", "consecutive_failures", "failure_score", "failing_since",
-    "last_polled_at", "last_success_at", "last_new_item_at", "poll_interval_minutes",
-    "next_poll_at", "last_error",
+    "name",
+    "health",
+    "last_status",
+    "consecutive_failures",
+    "failure_score",
+    "failing_since",
+    "last_polled_at",
+    "last_success_at",
+    "last_new_item_at",
+    "poll_interval_minutes",
+    "next_poll_at",
+    "last_error",
 ]
 
 
@@ -31,7 +40,9 @@ def source_rows(store: Store, *, failing: bool = False) -> tuple[list[str], list
     return SOURCE_COLUMNS, rows
 
 
-def apply_retention(store: Store, article_text_days: int | None, *, now: datetime | None = None) -> int:
+def apply_retention(
+    store: Store, article_text_days: int | None, *, now: datetime | None = None
+) -> int:
     """Drop the text of articles fetched more than ``article_text_days`` ago.
 
     Titles, URLs, flags, mentions (with their evidence sentences) and every count stay."""
@@ -43,7 +54,10 @@ def apply_retention(store: Store, article_text_days: int | None, *, now: datetim
             "SELECT count(*) FROM articles WHERE text IS NOT NULL AND fetched_at < ?", [cutoff]
         ).fetchone()
         if n:
-            con.execute("UPDATE articles SET text = NULL WHERE text IS NOT NULL AND fetched_at < ?", [cutoff])
+            con.execute(
+                "UPDATE articles SET text = NULL WHERE text IS NOT NULL AND fetched_at < ?",
+                [cutoff],
+            )
     return int(n)
 
 
@@ -61,15 +75,31 @@ def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
             "articles_flagged FROM runs ORDER BY started_at DESC LIMIT 5"
         ).fetchall()
         report["last_runs"] = [
-            dict(zip(["run_id", "started_at", "finished_at", "status", "feeds", "feeds_failed",
-                      "articles_new", "articles_flagged"], r)) for r in runs
+            dict(
+                zip(
+                    [
+                        "run_id",
+                        "started_at",
+                        "finished_at",
+                        "status",
+                        "feeds",
+                        "feeds_failed",
+                        "articles_new",
+                        "articles_flagged",
+                    ],
+                    r,
+                )
+            )
+            for r in runs
         ]
         feeds = con.execute(
             "SELECT count(*) FILTER (enabled), count(*) FILTER (due), "
             "count(*) FILTER (health = 'failing'), count(*) FILTER (health = 'erroring'), "
             "min(next_poll_at) FILTER (enabled) FROM source_health"
         ).fetchone()
-        report["feeds"] = dict(zip(["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"], feeds))
+        report["feeds"] = dict(
+            zip(["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"], feeds)
+        )
         counts = con.execute(
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM flags), "
             "(SELECT count(DISTINCT story_id) FROM articles)"
@@ -84,7 +114,12 @@ def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
                     n = len(pending_items(con, d))
                 except Exception as e:  # a status report must not fail on one digest
                     n = f"error: {e}"
-                digests.append({"name": d.name, "pending_items": n,
-                                "schedule": "immediate" if d.immediate else f"{d.schedule} ({d.timezone})"})
+                digests.append(
+                    {
+                        "name": d.name,
+                        "pending_items": n,
+                        "schedule": "immediate" if d.immediate else f"{d.schedule} ({d.timezone})",
+                    }
+                )
         report["digests"] = digests
     return report

@@ -7,30 +7,36 @@ asking the same SQL gets the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 
 from newswatch.errors import StoreError
 
 __all__ = [
-    "TrendRow",
-    "SpikeRow",
     "EXPORT_TABLES",
-    "sparkline",
-    "last_day",
-    "trend_rows",
-    "spike_rows",
-    "plot_trends",
+    "SpikeRow",
+    "TrendRow",
     "export_tables",
+    "last_day",
+    "plot_trends",
+    "sparkline",
+    "spike_rows",
+    "trend_rows",
 ]
 
 EXPORT_TABLES = (
-    "articles", "mentions", "flags", "sources",
-    "stories", "daily_trends", "cooccurrence", "spikes",
+    "articles",
+    "mentions",
+    "flags",
+    "sources",
+    "stories",
+    "daily_trends",
+    "cooccurrence",
+    "spikes",
 )
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -93,9 +99,15 @@ def _filters(actor: str | None, allegation: str | None) -> tuple[str, list]:
     return (" AND " + " AND ".join(parts)) if parts else "", params
 
 
-def trend_rows(con: duckdb.DuckDBPyConnection, *, days: int = 14, end: date | None = None,
-               actor: str | None = None, allegation: str | None = None,
-               limit: int | None = None) -> tuple[date, date, list[TrendRow]]:
+def trend_rows(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    days: int = 14,
+    end: date | None = None,
+    actor: str | None = None,
+    allegation: str | None = None,
+    limit: int | None = None,
+) -> tuple[date, date, list[TrendRow]]:
     """Per entity over the ``days`` days ending at ``end`` (default: the last day with data):
     totals (articles, stories, sources summed over days) and the daily story series.
 
@@ -115,7 +127,8 @@ def trend_rows(con: duckdb.DuckDBPyConnection, *, days: int = 14, end: date | No
         WHERE day BETWEEN ? AND ? {where}
         GROUP BY kind, entity_id
         ORDER BY 4 DESC, 1, 2
-        """ + (f" LIMIT {int(limit)}" if limit else ""),
+        """
+        + (f" LIMIT {int(limit)}" if limit else ""),
         [start, start, end, *params],
     )
     out = []
@@ -123,13 +136,28 @@ def trend_rows(con: duckdb.DuckDBPyConnection, *, days: int = 14, end: date | No
         series = [0] * days
         for offset, n in points:
             series[int(offset)] = int(n)
-        out.append(TrendRow(kind, entity, int(arts), int(stories), int(sources), tuple(series),
-                            sparkline(series)))
+        out.append(
+            TrendRow(
+                kind,
+                entity,
+                int(arts),
+                int(stories),
+                int(sources),
+                tuple(series),
+                sparkline(series),
+            )
+        )
     return start, end, out
 
 
-def spike_rows(con: duckdb.DuckDBPyConnection, *, days: int = 14, end: date | None = None,
-               actor: str | None = None, allegation: str | None = None) -> list[SpikeRow]:
+def spike_rows(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    days: int = 14,
+    end: date | None = None,
+    actor: str | None = None,
+    allegation: str | None = None,
+) -> list[SpikeRow]:
     """Spikes in the ``days`` days ending at ``end``, newest first."""
     end = end or last_day(con)
     if end is None:
@@ -144,8 +172,14 @@ def spike_rows(con: duckdb.DuckDBPyConnection, *, days: int = 14, end: date | No
     return [SpikeRow(d, k, e, int(s), float(b), float(z)) for d, k, e, s, b, z in rows]
 
 
-def plot_trends(path: str | Path, start: date, rows: Sequence[TrendRow],
-                spikes: Sequence[SpikeRow] = (), *, top: int = 8) -> Path:
+def plot_trends(
+    path: str | Path,
+    start: date,
+    rows: Sequence[TrendRow],
+    spikes: Sequence[SpikeRow] = (),
+    *,
+    top: int = 8,
+) -> Path:
     """Write a PNG line chart of daily stories per entity (the ``top`` largest), spikes marked."""
     import matplotlib
 
@@ -160,8 +194,14 @@ def plot_trends(path: str | Path, start: date, rows: Sequence[TrendRow],
             (line,) = ax.plot(xs, r.series, marker=".", label=f"{r.kind}:{r.entity_id}")
             hits = [s for s in spikes if (s.kind, s.entity_id) == (r.kind, r.entity_id)]
             if hits:
-                ax.scatter([s.day for s in hits], [s.stories for s in hits], s=80,
-                           facecolors="none", edgecolors=line.get_color(), linewidths=2)
+                ax.scatter(
+                    [s.day for s in hits],
+                    [s.stories for s in hits],
+                    s=80,
+                    facecolors="none",
+                    edgecolors=line.get_color(),
+                    linewidths=2,
+                )
         ax.set_ylabel("stories per day")
         ax.set_title("newswatch trends (circles: spikes)")
         ax.grid(alpha=0.3)
@@ -176,8 +216,13 @@ def plot_trends(path: str | Path, start: date, rows: Sequence[TrendRow],
     return path
 
 
-def export_tables(con: duckdb.DuckDBPyConnection, directory: str | Path, *,
-                  fmt: str = "parquet", tables: Sequence[str] = EXPORT_TABLES) -> list[Path]:
+def export_tables(
+    con: duckdb.DuckDBPyConnection,
+    directory: str | Path,
+    *,
+    fmt: str = "parquet",
+    tables: Sequence[str] = EXPORT_TABLES,
+) -> list[Path]:
     """Write each public table or view to ``DIR/<name>.<fmt>`` (parquet or csv)."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown export format {fmt!r} (parquet or csv)")

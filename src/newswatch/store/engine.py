@@ -51,35 +51,36 @@ import contextlib
 import os
 import pathlib
 import random
-import socket
 import re
+import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
 
-from newswatch.store import lock as dblock
 from newswatch.errors import StoreError
 from newswatch.models import ArticleRecord, Mention
+from newswatch.store import lock as dblock
 
 __all__ = [
-    "Store",
-    "SourceState",
-    "SourceUpdate",
-    "Problem",
-    "WriteStats",
+    "DATA_PATH_ENV",
     "MIGRATIONS",
     "SCHEMA_VERSION",
-    "is_lock_error",
-    "is_conflict_error",
+    "Problem",
+    "SourceState",
+    "SourceUpdate",
+    "Store",
     "StoreConflict",
-    "DATA_PATH_ENV",
+    "WriteStats",
+    "is_conflict_error",
+    "is_lock_error",
 ]
 
 T = TypeVar("T")
@@ -180,17 +181,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
+
 def _later_migrations() -> None:
     """Migrations whose SQL lives with the module that owns the tables."""
     from newswatch.digest_schema import MIGRATION_SQL as DIGEST_SQL
 
     MIGRATIONS.append((2, "digest deliveries", DIGEST_SQL))
     MIGRATIONS.append((3, "adaptive polling and feed health", _POLLING_SQL))
-    from newswatch.stories import MIGRATION_SQL as STORIES_SQL, VIEWS_SQL as TREND_VIEWS_SQL
+    from newswatch.stories import MIGRATION_SQL as STORIES_SQL
+    from newswatch.stories import VIEWS_SQL as TREND_VIEWS_SQL
 
     MIGRATIONS.append((4, "stories and trend views", STORIES_SQL + ";\n" + TREND_VIEWS_SQL))
     MIGRATIONS.append((5, "feed leases and the lake write serial", _LEASES_SQL))
-    MIGRATIONS.append((6, "store metadata", "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR NOT NULL, value VARCHAR);"))
+    MIGRATIONS.append(
+        (
+            6,
+            "store metadata",
+            "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR NOT NULL, value VARCHAR);",
+        )
+    )
 
 
 # feed_leases: one row per feed claimed by a worker of a sharded pass (see Store.claim_feeds).
@@ -239,19 +248,52 @@ _later_migrations()
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _ARTICLE_COLUMNS = [
-    "article_id", "url", "canonical_url", "source", "title", "author", "published_at",
-    "fetched_at", "language", "text", "summary", "extraction", "story_id", "content_hash", "run_id",
+    "article_id",
+    "url",
+    "canonical_url",
+    "source",
+    "title",
+    "author",
+    "published_at",
+    "fetched_at",
+    "language",
+    "text",
+    "summary",
+    "extraction",
+    "story_id",
+    "content_hash",
+    "run_id",
 ]
 _SOURCE_STATE_COLUMNS = [
-    "name", "url", "etag", "last_modified", "body_hash", "consecutive_failures",
-    "last_status", "last_polled_at", "last_success_at", "last_new_item_at", "update_minutes",
-    "poll_interval_minutes", "failure_score", "next_poll_at", "failing_since",
+    "name",
+    "url",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "consecutive_failures",
+    "last_status",
+    "last_polled_at",
+    "last_success_at",
+    "last_new_item_at",
+    "update_minutes",
+    "poll_interval_minutes",
+    "failure_score",
+    "next_poll_at",
+    "failing_since",
 ]
 
 
 _MENTIONS_SCHEMA = pa.schema(
-    [(c, pa.string()) for c in ("article_id", "kind", "entity_id", "matched_text", "sentence", "field")]
-    + [("start_offset", pa.int32()), ("end_offset", pa.int32()), ("rule", pa.string()), ("weight", pa.float64())]
+    [
+        (c, pa.string())
+        for c in ("article_id", "kind", "entity_id", "matched_text", "sentence", "field")
+    ]
+    + [
+        ("start_offset", pa.int32()),
+        ("end_offset", pa.int32()),
+        ("rule", pa.string()),
+        ("weight", pa.float64()),
+    ]
 )
 
 
@@ -314,7 +356,9 @@ def _package_extension(module: str, name: str) -> Path:
     try:
         root = pathlib.Path(importlib.import_module(module).__file__ or "").parent
     except ImportError:
-        raise StoreError(f"DuckLake needs the {module.replace('_', '-')} package (pip install it)") from None
+        raise StoreError(
+            f"DuckLake needs the {module.replace('_', '-')} package (pip install it)"
+        ) from None
     found = sorted(root.glob(f"extensions/*/{name}.duckdb_extension"))
     if not found:
         raise StoreError(f"{root}: no {name}.duckdb_extension in the {module} package")
@@ -337,8 +381,9 @@ def _postgres_extension() -> Path:
     dst = folder / "postgres_scanner.duckdb_extension"
     with _EXT_LOCK:
         try:
-            if dst.resolve() == src.resolve() or (dst.exists() and not dst.is_symlink()
-                                                  and dst.stat().st_size == src.stat().st_size):
+            if dst.resolve() == src.resolve() or (
+                dst.exists() and not dst.is_symlink() and dst.stat().st_size == src.stat().st_size
+            ):
                 return dst
         except OSError:
             pass
@@ -360,7 +405,9 @@ def _lake_duckdb(catalog: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the DuckLake extensions loaded from their packages."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
     try:
-        con.execute(f"LOAD {_quote(str(_package_extension('duckdb_extension_ducklake', 'ducklake')))}")
+        con.execute(
+            f"LOAD {_quote(str(_package_extension('duckdb_extension_ducklake', 'ducklake')))}"
+        )
         if catalog.startswith("postgres:"):
             con.execute(f"LOAD {_quote(str(_postgres_extension()))}")
     except BaseException:
@@ -448,8 +495,9 @@ class Store:
     catalog remembers the path). ``lock_timeout``: how long a write waits for another
     process's lock (DuckDB file) or keeps retrying a conflicting transaction (DuckLake)."""
 
-    def __init__(self, target: str | Path, *, lock_timeout: float = 60.0,
-                 data_path: str | Path | None = None):
+    def __init__(
+        self, target: str | Path, *, lock_timeout: float = 60.0, data_path: str | Path | None = None
+    ):
         self.target = str(target)
         self.lock_timeout = lock_timeout
         self.data_path = str(data_path) if data_path else (os.environ.get(DATA_PATH_ENV) or None)
@@ -475,7 +523,7 @@ class Store:
 
     @property
     def _catalog(self) -> str:
-        return self.target[len(LAKE_PREFIX):]
+        return self.target[len(LAKE_PREFIX) :]
 
     @property
     def _shared_catalog(self) -> bool:
@@ -515,9 +563,14 @@ class Store:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"{self.display}: cannot create the database folder: {e}") from None
-        connect = (lambda: self._connect_lake_file(read_only)) if self.is_lake else (
-            lambda: duckdb.connect(self.target, read_only=read_only))
+                raise StoreError(
+                    f"{self.display}: cannot create the database folder: {e}"
+                ) from None
+        connect = (
+            (lambda: self._connect_lake_file(read_only))
+            if self.is_lake
+            else (lambda: duckdb.connect(self.target, read_only=read_only))
+        )
         file_lock = self.target != ":memory:"
         deadline = time.monotonic() + self.lock_timeout
         if read_only and file_lock:
@@ -530,14 +583,20 @@ class Store:
                 raise StoreError(f"{self.display}: cannot open the database: {e}") from None
         # locked by another process: wait and retry; a writer announces that it waits, so
         # readers that keep overlapping cannot keep it out
-        waiting = dblock.writer_waiting(self._lock_path) if (not read_only and file_lock) else contextlib.nullcontext()
+        waiting = (
+            dblock.writer_waiting(self._lock_path)
+            if (not read_only and file_lock)
+            else contextlib.nullcontext()
+        )
         delay = 0.02
         with waiting:
             while True:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
                 if read_only and file_lock:
-                    dblock.wait_for_writers(self._lock_path, timeout=max(0.0, min(10.0, deadline - time.monotonic())))
+                    dblock.wait_for_writers(
+                        self._lock_path, timeout=max(0.0, min(10.0, deadline - time.monotonic()))
+                    )
                 try:
                     return connect()
                 except duckdb.Error as e:
@@ -567,7 +626,9 @@ class Store:
             try:
                 Path(self.data_path).mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"{self.data_path}: cannot create the DuckLake data folder: {e}") from None
+                raise StoreError(
+                    f"{self.data_path}: cannot create the DuckLake data folder: {e}"
+                ) from None
 
     def _connect_lake_file(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only:
@@ -753,7 +814,8 @@ class Store:
                     self._bump_write_serial(con)
                 con.execute(sql)
                 con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, now() AT TIME ZONE 'UTC')", [version, name]
+                    "INSERT INTO schema_migrations VALUES (?, ?, now() AT TIME ZONE 'UTC')",
+                    [version, name],
                 )
                 con.execute("COMMIT")
             except duckdb.Error as e:
@@ -761,7 +823,9 @@ class Store:
                     con.execute("ROLLBACK")
                 if is_conflict_error(e):
                     raise StoreConflict(str(e)) from None
-                raise StoreError(f"{self.display}: migration {version} ({name}) failed: {e}") from None
+                raise StoreError(
+                    f"{self.display}: migration {version} ({name}) failed: {e}"
+                ) from None
 
     # -- sources --------------------------------------------------------------------------
     def sync_sources(self, sources: Sequence[object], *, stories: object | None = None) -> None:
@@ -775,14 +839,21 @@ class Store:
 
         def sync(con: duckdb.DuckDBPyConnection) -> None:
             if rows:
-                con.execute("CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, tags VARCHAR[], enabled BOOLEAN)")
-                con.register("_cfg_rows", pa.table({
-                    "name": pa.array([r[0] for r in rows], pa.string()),
-                    "url": pa.array([r[1] for r in rows], pa.string()),
-                    "language": pa.array([r[2] for r in rows], pa.string()),
-                    "tags": pa.array([r[3] for r in rows], pa.list_(pa.string())),
-                    "enabled": pa.array([r[4] for r in rows], pa.bool_()),
-                }))
+                con.execute(
+                    "CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, tags VARCHAR[], enabled BOOLEAN)"
+                )
+                con.register(
+                    "_cfg_rows",
+                    pa.table(
+                        {
+                            "name": pa.array([r[0] for r in rows], pa.string()),
+                            "url": pa.array([r[1] for r in rows], pa.string()),
+                            "language": pa.array([r[2] for r in rows], pa.string()),
+                            "tags": pa.array([r[3] for r in rows], pa.list_(pa.string())),
+                            "enabled": pa.array([r[4] for r in rows], pa.bool_()),
+                        }
+                    ),
+                )
                 con.execute("INSERT INTO _cfg SELECT * FROM _cfg_rows")
                 con.unregister("_cfg_rows")
                 con.execute(
@@ -818,8 +889,13 @@ class Store:
             rows = con.execute(f"SELECT {', '.join(_SOURCE_STATE_COLUMNS)} FROM sources").fetchall()
         return {r[0]: SourceState(*r) for r in rows}
 
-    def update_sources(self, updates: Sequence[SourceUpdate], *, run_id: str | None = None,
-                       problems: Sequence[Problem] = ()) -> None:
+    def update_sources(
+        self,
+        updates: Sequence[SourceUpdate],
+        *,
+        run_id: str | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
         """Write the outcome of a pass for each polled feed, and its problems, in one transaction."""
 
         # one statement for all feeds: the updates as an Arrow table, UPDATE … FROM (one
@@ -828,22 +904,35 @@ class Store:
             # validators: 'ok' sets them exactly as given (None clears them, so a feed whose
             # entries must be looked at again is fetched in full next time); 304 and
             # 'unchanged' refresh what the server sent; a failure keeps what was there
-            return "keep" if u.status in ("failed", "broken") else ("set" if u.status == "ok" else "merge")
+            return (
+                "keep"
+                if u.status in ("failed", "broken")
+                else ("set" if u.status == "ok" else "merge")
+            )
 
         S, I, F, T, B = pa.string(), pa.int64(), pa.float64(), pa.timestamp("us"), pa.bool_()
         cols = {
-            "name": (S, lambda u: u.name), "status": (S, lambda u: u.status),
-            "http_status": (I, lambda u: u.http_status), "error": (S, lambda u: u.error),
-            "polled_at": (T, lambda u: u.polled_at), "failed": (B, lambda u: u.status in ("failed", "broken")),
-            "new_items": (I, lambda u: u.new_items), "mode": (S, mode),
-            "etag": (S, lambda u: u.etag), "last_modified": (S, lambda u: u.last_modified),
-            "body_hash": (S, lambda u: u.body_hash), "entries_seen": (I, lambda u: u.entries_seen),
+            "name": (S, lambda u: u.name),
+            "status": (S, lambda u: u.status),
+            "http_status": (I, lambda u: u.http_status),
+            "error": (S, lambda u: u.error),
+            "polled_at": (T, lambda u: u.polled_at),
+            "failed": (B, lambda u: u.status in ("failed", "broken")),
+            "new_items": (I, lambda u: u.new_items),
+            "mode": (S, mode),
+            "etag": (S, lambda u: u.etag),
+            "last_modified": (S, lambda u: u.last_modified),
+            "body_hash": (S, lambda u: u.body_hash),
+            "entries_seen": (I, lambda u: u.entries_seen),
             "update_minutes": (I, lambda u: u.update_minutes),
             "poll_interval_minutes": (F, lambda u: u.poll_interval_minutes),
-            "failure_score": (F, lambda u: u.failure_score), "next_poll_at": (T, lambda u: u.next_poll_at),
+            "failure_score": (F, lambda u: u.failure_score),
+            "next_poll_at": (T, lambda u: u.next_poll_at),
         }
         last = {u.name: u for u in updates}  # one row per feed: the last outcome wins
-        table = pa.table({k: pa.array([f(u) for u in last.values()], t) for k, (t, f) in cols.items()})
+        table = pa.table(
+            {k: pa.array([f(u) for u in last.values()], t) for k, (t, f) in cols.items()}
+        )
 
         def update(con: duckdb.DuckDBPyConnection) -> None:
             if len(table):
@@ -882,7 +971,8 @@ class Store:
             if self.schema_version(con) < 1:
                 return set()
             rows = con.execute(
-                "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT unnest(?))", [list(urls)]
+                "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT unnest(?))",
+                [list(urls)],
             ).fetchall()
         return {r[0] for r in rows}
 
@@ -952,7 +1042,9 @@ class Store:
             {
                 "article_id": [r.article_id for r in flagged],
                 "actors": pa.array([list(r.flag.actors) for r in flagged], pa.list_(pa.string())),
-                "allegations": pa.array([list(r.flag.allegations) for r in flagged], pa.list_(pa.string())),
+                "allegations": pa.array(
+                    [list(r.flag.allegations) for r in flagged], pa.list_(pa.string())
+                ),
                 "score": pa.array([float(r.flag.score) for r in flagged], pa.float64()),
                 "flagged_at": pa.array([now for _ in flagged], pa.timestamp("us")),
                 "watchlist_version": pa.array([watchlist_version for _ in flagged], pa.string()),
@@ -986,7 +1078,9 @@ class Store:
                     f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
                     f"SELECT {', '.join(cols)} FROM _b_articles b JOIN _new n USING (article_id)"
                 )
-                con.execute("INSERT INTO mentions SELECT * FROM _b_mentions WHERE article_id IN (SELECT article_id FROM _new)")
+                con.execute(
+                    "INSERT INTO mentions SELECT * FROM _b_mentions WHERE article_id IN (SELECT article_id FROM _new)"
+                )
                 cur = con.execute(
                     "INSERT INTO flags SELECT * FROM _b_flags WHERE article_id IN (SELECT article_id FROM _new)"
                 )
@@ -1006,14 +1100,20 @@ class Store:
         return self.run_in_transaction(write)
 
     @staticmethod
-    def _assign_stories(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord],
-                        settings: object | None) -> dict[str, str]:
+    def _assign_stories(
+        con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord], settings: object | None
+    ) -> dict[str, str]:
         """Near-duplicate clustering of the batch's new articles (newswatch.stories)."""
         from newswatch.stories import DEFAULT_SETTINGS, StoryItem, assign_stories
 
         items = [
-            StoryItem(r.article_id, r.signature, published_at=r.published_at, title=r.title,
-                      fetched_at=r.fetched_at)
+            StoryItem(
+                r.article_id,
+                r.signature,
+                published_at=r.published_at,
+                title=r.title,
+                fetched_at=r.fetched_at,
+            )
             for r in records
         ]
         return assign_stories(con, items, settings or DEFAULT_SETTINGS)  # type: ignore[arg-type]
@@ -1043,26 +1143,41 @@ class Store:
 
     # -- runs and problems ----------------------------------------------------------------
     def start_run(self, run_id: str, started_at: datetime, feeds_total: int) -> None:
-        self.run_in_transaction(lambda con: con.execute(
-            "INSERT INTO runs (run_id, started_at, status, feeds_total) "
-            "SELECT ?, ?, 'running', ? WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
-            [run_id, started_at, feeds_total, run_id],
-        ))
+        self.run_in_transaction(
+            lambda con: con.execute(
+                "INSERT INTO runs (run_id, started_at, status, feeds_total) "
+                "SELECT ?, ?, 'running', ? WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
+                [run_id, started_at, feeds_total, run_id],
+            )
+        )
 
-    def finish_run(self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int]) -> None:
-        cols = ["feeds_fetched", "feeds_unchanged", "feeds_failed", "entries_seen",
-                "articles_new", "articles_flagged", "pages_failed"]
-        self.run_in_transaction(lambda con: con.execute(
-            f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
-            [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
-        ))
+    def finish_run(
+        self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int]
+    ) -> None:
+        cols = [
+            "feeds_fetched",
+            "feeds_unchanged",
+            "feeds_failed",
+            "entries_seen",
+            "articles_new",
+            "articles_flagged",
+            "pages_failed",
+        ]
+        self.run_in_transaction(
+            lambda con: con.execute(
+                f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
+                [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
+            )
+        )
 
     def record_problems(self, problems: Sequence[Problem], *, run_id: str | None = None) -> None:
         if problems:
             self.run_in_transaction(lambda con: self._insert_problems(con, problems, run_id))
 
     @staticmethod
-    def _insert_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[Problem], run_id: str | None) -> None:
+    def _insert_problems(
+        con: duckdb.DuckDBPyConnection, problems: Sequence[Problem], run_id: str | None
+    ) -> None:
         if not problems:
             return
         now = datetime.utcnow()
@@ -1072,8 +1187,9 @@ class Store:
         )
 
     # -- feed leases (sharded passes) -----------------------------------------------------
-    def claim_feeds(self, names: Sequence[str], owner: str, ttl_seconds: float, *,
-                    now: datetime | None = None) -> list[str]:
+    def claim_feeds(
+        self, names: Sequence[str], owner: str, ttl_seconds: float, *, now: datetime | None = None
+    ) -> list[str]:
         """Claim, for ``owner``, those of ``names`` that no other live owner holds.
 
         One transaction (run again on a DuckLake conflict): expired leases and ``owner``'s
@@ -1116,9 +1232,13 @@ class Store:
         only that host can tell whether its process is alive."""
         host = socket.gethostname()
         with self.reader() as con:
-            owners = [r[0] for r in con.execute(
-                "SELECT DISTINCT owner FROM feed_leases WHERE starts_with(owner, ?)", [host + ":"]
-            ).fetchall()]
+            owners = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT owner FROM feed_leases WHERE starts_with(owner, ?)",
+                    [host + ":"],
+                ).fetchall()
+            ]
         freed = 0
         for owner in owners:
             try:

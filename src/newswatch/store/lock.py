@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-__all__ = ["marker_path", "writer_waiting", "wait_for_writers"]
+__all__ = ["marker_path", "wait_for_writers", "writer_waiting"]
 
 # a marker older than this is stale (its writer died without removing it)
 STALE_SECONDS = 120.0
