@@ -16,8 +16,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from newswatch.config import default_config_dir, resolve_db
 from newswatch.digest.deliver import DigestsConfig, load_digest_settings, send_due_digests
+from newswatch.settings import default_config_dir, resolve_db
 from newswatch.store import Store
 
 __all__ = ["send_digests_flow"]

@@ -19,8 +19,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from newswatch.config import Config, load_config
 from newswatch.pipeline.run import RunSummary, run_pass
+from newswatch.settings import Config, load_config
 
 __all__ = ["poll_flow", "polling_pass"]
 

@@ -10,10 +10,9 @@ import duckdb
 from aiosmtpd.controller import Controller
 
 from newsfixtures import build_site, site_sources, write_config
-from newswatch.config import load_config
 from newswatch.digest.deliver import send_digest
-from newswatch.digest_config import DigestSettings, SmtpSettings
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import DigestSettings, SmtpSettings, load_config
 from newswatch.store import Store
 
 

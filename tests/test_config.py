@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from newsfixtures import write_config
 from newswatch.cli import app
-from newswatch.config import load_config, load_settings, load_sources
 from newswatch.errors import ConfigError
+from newswatch.settings import load_config, load_settings, load_sources
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import trafilatura
 
-from newswatch.config import Source, load_sources
 from newswatch.demo import FEED_CONTENT_TYPES, demo_manifest, demo_site, demo_sources, site_files
+from newswatch.settings import Source, load_sources
 
 REPO = Path(__file__).resolve().parent.parent
 

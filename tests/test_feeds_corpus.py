@@ -13,10 +13,10 @@ import duckdb
 import pytest
 
 from newsfixtures import write_config
-from newswatch.config import load_config
 from newswatch.demo.localsite import LocalSite
 from newswatch.ingest.feeds import parse_feed
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import load_config
 
 
 def _manifest(corpora):

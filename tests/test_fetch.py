@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from newswatch.config import DEFAULT_USER_AGENT, FetchSettings
 from newswatch.demo.localsite import LocalSite, Request
 from newswatch.errors import FetchError
 from newswatch.ingest.fetch import Fetcher, address_problem, parse_retry_after
 from newswatch.models import FetchResult
+from newswatch.settings import DEFAULT_USER_AGENT, FetchSettings
 
 pytestmark = pytest.mark.timeout(30)
 

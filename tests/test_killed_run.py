@@ -12,8 +12,8 @@ import time
 import duckdb
 
 from newsfixtures import build_site, site_sources, write_config
-from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import load_config
 from newswatch.store import is_lock_error
 
 

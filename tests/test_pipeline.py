@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from newsfixtures import build_site, site_sources, write_config
-from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import load_config
 
 
 @pytest.fixture

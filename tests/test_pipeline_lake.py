@@ -8,8 +8,8 @@ import pytest
 
 import stores
 from newsfixtures import build_site, site_sources, write_config
-from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import load_config
 from newswatch.store import Store
 from stores import lake_target
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from newsfixtures import build_site, rss, write_config
 from newswatch.cli import app
-from newswatch.config import load_config
 from newswatch.ingest.polling import PollingSettings, failure_weight, plan_next_poll
 from newswatch.pipeline.run import run_pass
+from newswatch.settings import load_config
 
 NOW = datetime(2026, 11, 24, 12, 0)
 S = PollingSettings(jitter=0)

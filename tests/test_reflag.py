@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from newsfixtures import build_site, site_sources, write_config
 from newswatch.cli import app
-from newswatch.config import load_config
 from newswatch.pipeline.run import run_pass
 from newswatch.reports.status import apply_retention
+from newswatch.settings import load_config
 from newswatch.store import Store
 
 

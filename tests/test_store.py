@@ -208,9 +208,7 @@ def test_reader_refuses_writes(store_target):
     store = store_target.store()
     store.migrate()
     with store.reader() as con, pytest.raises(Exception, match="read-only|read only"):
-        con.execute(
-            "INSERT INTO runs (run_id, started_at, status) VALUES ('x', now(), 'running')"
-        )
+        con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('x', now(), 'running')")
 
 
 def lake_only(target) -> None:

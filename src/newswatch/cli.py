@@ -92,8 +92,8 @@ def _current_store(target: str):
 
 
 def _load(config_dir: Path | None, db: str | None):
-    from newswatch.config import load_config
     from newswatch.flagging.matcher import Matcher
+    from newswatch.settings import load_config
 
     config = load_config(config_dir, db=db)
     Matcher.from_path(config.watchlist_path)  # validate the watchlist before anything is written
@@ -283,7 +283,7 @@ def _load_search(con) -> None:
 
 
 def _default_db() -> str:
-    from newswatch.config import resolve_db
+    from newswatch.settings import resolve_db
 
     return resolve_db()
 
@@ -381,9 +381,9 @@ def status(
     """
     import json
 
-    from newswatch.config import load_config
     from newswatch.output import jsonable
     from newswatch.reports.status import status_report
+    from newswatch.settings import load_config
 
     with errors_to_exit():
         settings = None
@@ -448,8 +448,8 @@ def demo(
     """
     import yaml
 
-    from newswatch.config import load_config
     from newswatch.demo import demo_site, demo_sources
+    from newswatch.settings import load_config
 
     with errors_to_exit():
         defaults = default_config_files()
@@ -530,7 +530,7 @@ def _print_demo_flags(db: str) -> None:
 def _write_demo_digest(config, dbp: Path) -> Path:
     """The digest the demo would email, as a standard .eml file beside the database."""
     from newswatch.digest.deliver import send_digest
-    from newswatch.digest_config import DigestSettings
+    from newswatch.settings import DigestSettings
     from newswatch.store import Store
 
     eml = dbp.with_name(dbp.stem + "-digest.eml")

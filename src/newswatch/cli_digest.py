@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from newswatch.config import resolve_db
 from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
@@ -17,6 +16,7 @@ from newswatch.digest.deliver import (
     send_due_digests,
 )
 from newswatch.errors import ConfigError, NewswatchError
+from newswatch.settings import resolve_db
 
 __all__ = ["digest_command", "register"]
 
@@ -96,7 +96,7 @@ def digest_command(
         ),
     ] = None,
 ) -> None:
-    from newswatch.config import default_config_dir
+    from newswatch.settings import default_config_dir
     from newswatch.store import Store
 
     try:

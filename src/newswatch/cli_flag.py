@@ -21,7 +21,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.config import default_config_dir
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.flagging.evaluate import (
     EvalReport,
@@ -33,6 +32,7 @@ from newswatch.flagging.evaluate import (
 from newswatch.flagging.matcher import Matcher
 from newswatch.ingest.language import detect_language
 from newswatch.models import FlagResult
+from newswatch.settings import default_config_dir
 
 __all__ = ["read_input", "register", "result_as_dict"]
 

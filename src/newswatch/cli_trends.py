@@ -44,9 +44,7 @@ def trends_command(
     end: str | None = typer.Option(
         None, "--end", help="Last day (YYYY-MM-DD); default: the last day with data."
     ),
-    plot: Path | None = typer.Option(
-        None, "--plot", help="Also write a chart to this PNG file."
-    ),
+    plot: Path | None = typer.Option(None, "--plot", help="Also write a chart to this PNG file."),
     limit: int = typer.Option(
         30, "--limit", min=1, help="At most this many entities in the table."
     ),

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from newswatch.errors import ConfigError, NewswatchError
+from newswatch.errors import NewswatchError
+from newswatch.settings import ServeSettings, load_settings
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -73,37 +73,9 @@ class ServeError(NewswatchError):
         self.hint = hint
 
 
-class ServeSettings(BaseModel):
-    """``serve:`` in ``newswatch.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    poll_minutes: float = Field(5.0, gt=0)  # the polling flow's interval
-    digest_minutes: float = Field(5.0, gt=0)  # how often digests are checked (each has its cron)
-    prefect_home: str | None = None  # default: <folder of the database>/prefect
-    port: int | None = Field(None, ge=1, le=65535)  # local server's port; default: a free one
-    ui: bool = True  # the Prefect UI on the local server
-    server_start_timeout_seconds: float = Field(180.0, gt=0)
-
-
 def load_serve_settings(config_dir: Path, environ: dict[str, str] | None = None) -> ServeSettings:
-    """``serve:`` from ``<config_dir>/newswatch.yaml`` plus ``NEWSWATCH_SERVE_*`` overrides."""
-    from newswatch.config import _env_overrides, _merge, format_validation_error, read_yaml
-
-    environ = dict(os.environ if environ is None else environ)
-    path = config_dir / "newswatch.yaml"
-    data: Any = read_yaml(path) if path.exists() else {}
-    section = (data or {}).get("serve") if isinstance(data, dict) else None
-    if section is not None and not isinstance(section, dict):
-        raise ConfigError("expected a mapping of settings", file=str(path), entry="serve")
-    merged = _merge(section or {}, _env_overrides(ServeSettings, "NEWSWATCH_SERVE_", environ))
-    try:
-        return ServeSettings.model_validate(merged)
-    except ValidationError as e:
-        entry, msg = format_validation_error(e, merged)
-        raise ConfigError(
-            msg, file=f"{path} (or NEWSWATCH_SERVE_*)", entry=f"serve.{entry}"
-        ) from None
+    """``serve:`` of ``<config_dir>/newswatch.yaml``, with its ``NEWSWATCH_SERVE_*`` overrides."""
+    return load_settings(Path(config_dir) / "newswatch.yaml", environ).serve
 
 
 def free_port(host: str = "127.0.0.1") -> int:

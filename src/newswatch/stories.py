@@ -56,7 +56,6 @@ from datetime import datetime, timedelta
 import duckdb
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "MIGRATION_SQL",
@@ -74,59 +73,7 @@ __all__ = [
 ]
 
 
-class StorySettings(BaseModel):
-    """Clustering and spike parameters (``stories:`` in the settings file).
-
-    Defaults were measured on the 50 labelled pairs in ``tests/stories/`` (5 languages):
-    copies there have Jaccard >= 0.38 and containment >= 0.78, follow-ups and other events
-    Jaccard <= 0.29 and containment <= 0.49. 42 bands x 3 rows make a pair with Jaccard 0.38
-    a candidate with probability 0.91 (0.5: 0.996; 0.1: 0.04); 32 x 4 missed such pairs.
-    With these defaults precision and recall on the set are both 1.0.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_days: float = Field(7.0, gt=0, description="articles further apart never share a story")
-    shingle_size: int = Field(5, ge=2, le=12, description="characters per shingle")
-    num_perm: int = Field(128, ge=16, le=1024, description="MinHash values per signature")
-    bands: int = Field(42, ge=1, description="LSH bands; bands * rows <= num_perm")
-    rows: int = Field(3, ge=1, description="MinHash values per LSH band")
-    max_chars: int = Field(50_000, ge=1000, description="text beyond this is not shingled")
-    min_chars: int = Field(200, ge=0, description="shorter texts are shingled with their title")
-    min_shingles: int = Field(30, ge=1, description="fewer shingles: no signature, own story")
-    threshold: float = Field(0.5, gt=0, le=1, description="estimated Jaccard that makes a copy")
-    containment: float = Field(
-        0.7,
-        gt=0,
-        le=1,
-        description="share of the shorter text found in the longer that makes a copy",
-    )
-    containment_min_jaccard: float = Field(
-        0.2, ge=0, le=1, description="containment counts only above this Jaccard"
-    )
-    containment_min_shingles: int = Field(
-        150,
-        ge=1,
-        description="containment counts only when the shorter text has this many shingles",
-    )
-    title_jaccard: float = Field(
-        0.35, ge=0, le=1, description="with similar titles, this Jaccard is enough"
-    )
-    title_threshold: float = Field(0.5, ge=0, le=1, description="title similarity (char 3-grams)")
-    # spikes (stored in trend_settings by apply_trend_settings)
-    spike_window_days: int = Field(14, ge=1)
-    spike_zscore: float = Field(3.0, gt=0)
-    spike_min_stories: int = Field(3, ge=1)
-    spike_min_history_days: int = Field(3, ge=1)
-
-    @model_validator(mode="after")
-    def _bands_fit(self) -> StorySettings:
-        if self.bands * self.rows > self.num_perm:
-            raise ValueError(
-                f"bands * rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})"
-            )
-        return self
-
+from newswatch.settings import StorySettings  # noqa: E402
 
 DEFAULT_SETTINGS = StorySettings()
 

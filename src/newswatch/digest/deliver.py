@@ -41,16 +41,15 @@ import duckdb
 from cronsim import CronSim
 
 from newswatch.digest.render import build_message, render_chart
-from newswatch.digest.smtp import SmtpConnection
-from newswatch.digest_config import (
+from newswatch.digest.smtp import SmtpConnection, smtp_password
+from newswatch.errors import DeliveryError, StoreError
+from newswatch.settings import (
     PASSWORD_ENV,
     DigestsConfig,
     DigestSettings,
     SmtpSettings,
     load_digest_settings,
-    smtp_password,
 )
-from newswatch.errors import DeliveryError, StoreError
 
 __all__ = [
     "MIGRATION_SQL",

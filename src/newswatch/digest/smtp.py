@@ -8,15 +8,16 @@ happened. A refusal that concerns one message (5xx to RCPT or DATA) carries
 from __future__ import annotations
 
 import contextlib
+import os
 import smtplib
 import socket
 import ssl
 from typing import Any
 
-from newswatch.digest_config import PASSWORD_ENV, SmtpSettings
-from newswatch.errors import DeliveryError
+from newswatch.errors import ConfigError, DeliveryError
+from newswatch.settings import PASSWORD_ENV, SmtpSettings
 
-__all__ = ["SmtpConnection"]
+__all__ = ["SmtpConnection", "smtp_password"]
 
 
 class SmtpConnection:
@@ -131,3 +132,21 @@ def _describe(e: BaseException) -> str:
     if isinstance(e, ssl.SSLError):
         return f"TLS failed: {e.reason or e}"
     return f"{type(e).__name__}: {e}"
+
+
+def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> str | None:
+    """The SMTP password: ``NEWSWATCH_SMTP_PASSWORD``, else the Prefect Secret block."""
+    env = os.environ if environ is None else environ
+    if env.get(PASSWORD_ENV):
+        return env[PASSWORD_ENV]
+    if smtp.password_block:
+        try:
+            from prefect.blocks.system import Secret
+
+            return str(Secret.load(smtp.password_block).get())
+        except Exception as e:
+            raise ConfigError(
+                f"cannot load the Prefect Secret block {smtp.password_block!r}: {e}",
+                entry="smtp.password_block",
+            ) from None
+    return None

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newswatch.config import read_yaml
 from newswatch.errors import ConfigError
 from newswatch.flagging.matcher import Matcher
+from newswatch.settings import read_yaml
 
 __all__ = [
     "EvalItem",

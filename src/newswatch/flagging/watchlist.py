@@ -49,9 +49,9 @@ from pydantic import (
     model_validator,
 )
 
-from newswatch.config import read_yaml
 from newswatch.errors import ConfigError
 from newswatch.flagging.textnorm import normalize_phrase
+from newswatch.settings import read_yaml
 
 __all__ = [
     "Actor",

@@ -46,10 +46,10 @@ from urllib.robotparser import RobotFileParser
 import httpcore
 import httpx
 
-from newswatch.config import FetchSettings
 from newswatch.errors import FetchError
 from newswatch.ingest.urls import host_of
 from newswatch.models import FetchResult
+from newswatch.settings import FetchSettings
 
 __all__ = ["ROBOTS_TOKEN", "Fetcher", "address_problem", "parse_retry_after"]
 

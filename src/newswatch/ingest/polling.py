@@ -22,25 +22,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from newswatch.settings import PollingSettings
 
 __all__ = ["PollPlan", "PollingSettings", "failure_weight", "plan_next_poll"]
-
-
-class PollingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    initial_minutes: float = Field(60, gt=0)  # a new feed's first interval
-    min_minutes: float = Field(10, gt=0)
-    max_minutes: float = Field(1440, gt=0)
-    max_backoff_minutes: float = Field(1440, gt=0)  # a failing feed is retried at least this often
-    jitter: float = Field(0.1, ge=0, le=0.5)  # ± share of the interval
-
-    @model_validator(mode="after")
-    def _order(self) -> PollingSettings:
-        if self.min_minutes > self.max_minutes:
-            raise ValueError("min_minutes must not exceed max_minutes")
-        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from newswatch.config import Config, Source
 from newswatch.errors import FetchError
 from newswatch.ingest.feeds import parse_feed
 from newswatch.ingest.fetch import Fetcher
@@ -33,6 +32,7 @@ from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.models import ArticleRecord, FeedEntry
 from newswatch.pipeline.extraction import PageJob, init_worker, process_page
+from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
 __all__ = ["TRANSIENT_FETCH_ERRORS", "FeedOutcome", "RunSummary", "run_pass", "run_pass_async"]
