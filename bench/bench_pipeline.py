@@ -17,7 +17,7 @@ Measures in one run, side by side:
   floor time for the same N;
 * **idle pass**: a second ``newswatch run`` over 500 feeds when nothing changed (every feed
   answers 304), against the start-up cost of the ``newswatch`` command (``newswatch --help``);
-* **archive scale**: ``Store.known_urls`` and ``Store.write_batch`` on batches of 200 when
+* **archive scale**: ``Store.articles.known_urls`` and ``Store.articles.write_batch`` on batches of 200 when
   the database already holds 1,000,000 (synthetic) articles, against an empty database, and
   the matcher's flagging cost per article.
 
@@ -728,24 +728,26 @@ def bench_archive(
             ][:100]
         else:
             seed = batch("seed", 0)[:100]
-            store.write_batch(seed, run_id="bench")
+            store.articles.write_batch(seed, run_id="bench")
             stored = [r.canonical_url for r in seed]
         lookups = stored + [
             f"https://nowhere.example.net/{i}.html" for i in range(200 - len(stored))
         ]
-        store.known_urls(lookups)
+        store.articles.known_urls(lookups)
         lk = []
         for _ in range(repeat):
             t = time.perf_counter()
-            found = store.known_urls(lookups)
+            found = store.articles.known_urls(lookups)
             lk.append(time.perf_counter() - t)
         assert len(found) == len(stored), (len(found), len(stored))
         wr, flagged = [], 0
         batches = [batch(label, k) for k in range(repeat + 1)]
-        store.write_batch(batches[0], run_id="bench", watchlist_version="bench")  # warm
+        store.articles.write_batch(batches[0], run_id="bench", watchlist_version="bench")  # warm
         for k in range(1, repeat + 1):
             t = time.perf_counter()
-            stats = store.write_batch(batches[k], run_id="bench", watchlist_version="bench")
+            stats = store.articles.write_batch(
+                batches[k], run_id="bench", watchlist_version="bench"
+            )
             wr.append(time.perf_counter() - t)
             flagged = stats.articles_flagged
             assert stats.articles_new == 200, stats
@@ -759,7 +761,7 @@ def bench_archive(
             with store.reader() as con:
                 result[label]["count"] = con.execute("SELECT count(*) FROM articles").fetchone()[0]
             t = time.perf_counter()
-            store.rebuild_search_index()
+            store.search.rebuild()
             result[label]["fts_s"] = time.perf_counter() - t
         log(
             f"  {label} ({n:,} articles): known_urls {result[label]['lookup_ms']:.3f} ms/URL, "

@@ -21,15 +21,12 @@ from pathlib import Path
 
 import duckdb
 
+from newswatch.settings import StorySettings
 from newswatch.store import Store
-from newswatch.stories import (
-    MIGRATION_SQL,
-    VIEWS_SQL,
-    StoryItem,
-    StorySettings,
-    assign_stories,
-    signature,
-)
+from newswatch.store.schema import STORIES_SQL as MIGRATION_SQL
+from newswatch.store.schema import TREND_VIEWS_SQL as VIEWS_SQL
+from newswatch.store.stories import assign_stories
+from newswatch.stories import StoryItem, signature
 
 BATCH = 500
 PER_DAY = 1_000  # articles per day: the archive grows in time, not in density

@@ -10,7 +10,7 @@ Then one pass with
 
 * **1 worker**: one ``newswatch run --config <tmp> -q`` process;
 * **2 workers**: two ``newswatch run`` processes started together on the same store, which
-  share the pass through the feed leases (``Store.claim_feeds``) as two Prefect workers do:
+  share the pass through the feed leases (``Store.leases.claim``) as two Prefect workers do:
   each flow run of the ``poll`` deployment is this same pass. Prefect's own overhead (the
   server, the worker's polling, starting the flow-run process: a few seconds per run) is
   left out.

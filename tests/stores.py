@@ -106,11 +106,11 @@ class PgServer:
             return
         import duckdb
 
-        from newswatch.store import _postgres_extension
+        from newswatch.store import postgres_extension
 
         con = duckdb.connect(config={"autoinstall_known_extensions": False})
         try:
-            con.execute(f"LOAD '{_postgres_extension()}'")
+            con.execute(f"LOAD '{postgres_extension()}'")
             con.execute(f"ATTACH '{self.conninfo(PG_ADMIN_DB)}' AS pgadmin (TYPE postgres)")
             con.execute("CALL postgres_execute('pgadmin', ?, use_transaction := false)", [sql])
         finally:
@@ -237,7 +237,8 @@ def write_batches_worker(target: StoreTarget, batches: list[list[int]], barrier)
     store.migrate()  # open the lake (and load its extensions) before the race starts
     barrier.wait(timeout=120)
     return sum(
-        store.write_batch(make_records(b), run_id=f"w{os.getpid()}").articles_new for b in batches
+        store.articles.write_batch(make_records(b), run_id=f"w{os.getpid()}").articles_new
+        for b in batches
     )
 
 
@@ -248,7 +249,7 @@ def claim_worker(target: StoreTarget, owner: str, chunks: list[list[str]], barri
     barrier.wait(timeout=120)
     got: list[str] = []
     for chunk in chunks:
-        got += store.claim_feeds(chunk, owner, ttl_seconds=300)
+        got += store.leases.claim(chunk, owner, ttl_seconds=300)
     return got
 
 

@@ -47,7 +47,7 @@ def db(tmp_path):
         )
         for i in range(3)
     ]
-    store.write_batch(recs, run_id="r")
+    store.articles.write_batch(recs, run_id="r")
     return str(path)
 
 

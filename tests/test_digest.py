@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from newswatch.cli_digest import register
 from newswatch.digest.deliver import (
-    MIGRATION_SQL,
     DigestsConfig,
     DigestSettings,
     SmtpSettings,
@@ -159,9 +158,8 @@ def demo_records() -> list[ArticleRecord]:
 
 def make_db(path: Path, records=None) -> Store:
     store = Store(path)
-    store.write_batch(records if records is not None else demo_records())
+    store.articles.write_batch(records if records is not None else demo_records())
     with store.writer() as con:
-        con.execute(MIGRATION_SQL)
         con.execute("UPDATE articles SET story_id = 'a3' WHERE article_id = 'a4'")
     return store
 
@@ -465,7 +463,7 @@ def test_new_items_and_followups_of_sent_stories(store, server):
         score=2.5,
         mentions=(_mention("actor", "hamas", "Hamas", "Hamas dug again."),),
     )
-    store.write_batch([late])
+    store.articles.write_batch([late])
     with store.writer() as con:
         con.execute("UPDATE articles SET story_id = 'a3' WHERE article_id = 'a7'")
     result = send_digest(store, d, srv.smtp(), now=NOW)
@@ -640,7 +638,7 @@ def test_cli(store, server, tmp_path):
     r = runner.invoke(app, [*base, "--name", "daily"])
     assert r.exit_code == 0 and "daily: sent 4 item(s) to alice@example.org" in r.output
     srv.stop()
-    store.write_batch(
+    store.articles.write_batch(
         [_article("a8", "outlet-a", "Another tunnel", days_ago=0, actors=("hamas",), score=1)]
     )
     r = runner.invoke(app, [*base, "--name", "daily"])

@@ -82,11 +82,11 @@ def test_migrations_apply_once(store_target):
 def test_write_batch_is_idempotent(store_target):
     store = store_target.store()
     recs = make_records(range(5)) + make_records([5, 6], flagged=False)
-    first = store.write_batch(
+    first = store.articles.write_batch(
         recs, run_id="r1", extra_urls={"a0000": ["https://n.example/feed-link/0"]}
     )
     assert (first.articles_new, first.articles_flagged, first.duplicates) == (7, 5, 0)
-    again = store.write_batch(
+    again = store.articles.write_batch(
         recs + recs[:2], run_id="r2", extra_urls={"a0000": ["https://n.example/feed-link/0"]}
     )
     assert (again.articles_new, again.articles_flagged, again.duplicates, again.new_ids) == (
@@ -114,19 +114,24 @@ def test_write_batch_is_idempotent(store_target):
 def test_known_urls(store_target):
     store = store_target.store()
     urls = ["https://n.example/1", "https://n.example/2", "https://n.example/feed-link/1"]
-    assert store.known_urls(urls) == set()  # before the database exists
-    store.write_batch(make_records([1]), extra_urls={"a0001": ["https://n.example/feed-link/1"]})
-    assert store.known_urls(urls) == {"https://n.example/1", "https://n.example/feed-link/1"}
-    assert store.known_urls([]) == set()
+    assert store.articles.known_urls(urls) == set()  # before the database exists
+    store.articles.write_batch(
+        make_records([1]), extra_urls={"a0001": ["https://n.example/feed-link/1"]}
+    )
+    assert store.articles.known_urls(urls) == {
+        "https://n.example/1",
+        "https://n.example/feed-link/1",
+    }
+    assert store.articles.known_urls([]) == set()
 
 
 def test_sources_sync_and_update(store_target):
     store = store_target.store()
-    store.sync_sources(
+    store.sources.sync(
         [Src("A", "https://a.example/feed", tags=("x",)), Src("B", "https://b.example/feed")]
     )
     t = datetime(2026, 11, 20, 12)
-    store.update_sources(
+    store.sources.update(
         [
             SourceUpdate(
                 "A",
@@ -142,14 +147,14 @@ def test_sources_sync_and_update(store_target):
         ],
         run_id="r1",
     )
-    store.update_sources([SourceUpdate("B", "failed", t + timedelta(hours=1), error="timeout")])
-    states = store.source_states()
+    store.sources.update([SourceUpdate("B", "failed", t + timedelta(hours=1), error="timeout")])
+    states = store.sources.states()
     assert states["A"].etag == '"e1"' and states["A"].consecutive_failures == 0
     assert states["A"].next_poll_at == t + timedelta(minutes=30)
     assert states["B"].consecutive_failures == 2 and states["B"].failing_since == t
     # a changed URL forgets the validators; a source dropped from the config is disabled
-    store.sync_sources([Src("A", "https://a.example/new-feed")])
-    states = store.source_states()
+    store.sources.sync([Src("A", "https://a.example/new-feed")])
+    states = store.sources.states()
     assert states["A"].url == "https://a.example/new-feed" and states["A"].etag is None
     with store.reader() as con:
         rows = con.execute(
@@ -164,7 +169,7 @@ def test_sources_sync_and_update(store_target):
 
 def test_public_views_answer(store_target):
     store = store_target.store()
-    store.write_batch(make_records(range(8)), run_id="r1")
+    store.articles.write_batch(make_records(range(8)), run_id="r1")
     with store.reader() as con:
         stories = con.execute("SELECT count(*), sum(article_count) FROM stories").fetchone()
         trends = con.execute(
@@ -182,7 +187,7 @@ def test_public_views_answer(store_target):
 
 def test_sql_command_reads_and_refuses_writes(store_target):
     store = store_target.store()
-    store.write_batch(make_records(range(3)), run_id="r1")
+    store.articles.write_batch(make_records(range(3)), run_id="r1")
     r = runner.invoke(
         app,
         [
@@ -284,19 +289,19 @@ def test_transaction_lease_is_taken_once(store_target):
 def test_expired_lease_is_reclaimed(store_target):
     store = store_target.store()
     t0 = datetime(2026, 11, 20, 12)
-    assert store.claim_feeds(["A", "B", "C"], "w1", 60, now=t0) == ["A", "B", "C"]
-    assert store.claim_feeds(["C", "B", "D"], "w2", 60, now=t0 + timedelta(seconds=30)) == ["D"]
+    assert store.leases.claim(["A", "B", "C"], "w1", 60, now=t0) == ["A", "B", "C"]
+    assert store.leases.claim(["C", "B", "D"], "w2", 60, now=t0 + timedelta(seconds=30)) == ["D"]
     # w1's own leases are renewed, not refused
-    assert store.claim_feeds(["A"], "w1", 60, now=t0 + timedelta(seconds=40)) == ["A"]
+    assert store.leases.claim(["A"], "w1", 60, now=t0 + timedelta(seconds=40)) == ["A"]
     # w1 died: B and C expire at t0+60 and go to the next claimant; A was renewed to t0+100
-    assert store.claim_feeds(["A", "B", "C"], "w2", 60, now=t0 + timedelta(seconds=61)) == [
+    assert store.leases.claim(["A", "B", "C"], "w2", 60, now=t0 + timedelta(seconds=61)) == [
         "B",
         "C",
     ]
-    assert store.release_feeds("w2", ["D"]) == 1
-    assert store.release_feeds("w2") == 2
-    assert store.claim_feeds(["B", "D"], "w3", 60, now=t0 + timedelta(seconds=62)) == ["B", "D"]
-    assert store.claim_feeds([], "w3", 60) == []
+    assert store.leases.release("w2", ["D"]) == 1
+    assert store.leases.release("w2") == 2
+    assert store.leases.claim(["B", "D"], "w3", 60, now=t0 + timedelta(seconds=62)) == ["B", "D"]
+    assert store.leases.claim([], "w3", 60) == []
 
 
 def test_lake_without_catalog_is_a_clear_error(store_target, tmp_path):

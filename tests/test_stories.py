@@ -10,14 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from newswatch.stories import (
-    MIGRATION_SQL,
-    StoryItem,
-    StorySettings,
-    assign_stories,
-    normalise,
-    signature,
-)
+from newswatch.settings import StorySettings
+from newswatch.store.schema import STORIES_SQL as MIGRATION_SQL
+from newswatch.store.stories import assign_stories
+from newswatch.stories import StoryItem, normalise, signature
 
 sys.path.insert(0, str(Path(__file__).parent / "stories"))
 import labelled

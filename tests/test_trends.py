@@ -14,15 +14,12 @@ from typer.testing import CliRunner
 from newswatch import cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.reports.trends import sparkline
+from newswatch.settings import StorySettings
 from newswatch.store import Store
-from newswatch.stories import (
-    MIGRATION_SQL,
-    VIEWS_SQL,
-    StorySettings,
-    apply_trend_settings,
-    fts_rebuild,
-    search,
-)
+from newswatch.store.schema import STORIES_SQL as MIGRATION_SQL
+from newswatch.store.schema import TREND_VIEWS_SQL as VIEWS_SQL
+from newswatch.store.search import fts_rebuild, search
+from newswatch.store.stories import apply_trend_settings
 
 
 def rec(
@@ -53,7 +50,7 @@ def rec(
 
 def build(path, records, stories: dict[str, str] | None = None) -> Store:
     store = Store(path)
-    store.write_batch(records)
+    store.articles.write_batch(records)
     with store.writer() as con:
         con.execute(MIGRATION_SQL)
         con.execute(VIEWS_SQL)

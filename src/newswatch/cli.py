@@ -274,7 +274,7 @@ def sql(
 
 def _load_search(con) -> None:
     """Make full-text search (match_bm25) available to ad hoc queries."""
-    from newswatch.stories import fts_install
+    from newswatch.store.search import fts_install
 
     try:
         fts_install(con)

@@ -5,6 +5,7 @@
      ├── FetchError       a URL could not be fetched (carries url and kind)
      ├── ExtractError     a page could not be turned into text
      ├── StoreError       the database refused or is unavailable
+     │    └── StoreConflict  a lake write lost a race with another writer (retried)
      └── DeliveryError    a digest could not be delivered (SMTP)
 
 Every error carries what it is about (file, entry, url, database); the CLI prints it as
@@ -19,6 +20,7 @@ __all__ = [
     "ExtractError",
     "FetchError",
     "NewswatchError",
+    "StoreConflict",
     "StoreError",
 ]
 
@@ -83,6 +85,13 @@ class ExtractError(NewswatchError):
 
 class StoreError(NewswatchError):
     """The database is unavailable or refused a statement."""
+
+
+class StoreConflict(StoreError):
+    """A write transaction conflicted with another writer's (DuckLake) and was rolled back.
+
+    ``Store.run_in_transaction`` runs such a transaction again; a ``with
+    store.transaction()`` block cannot be re-run, so it raises this instead."""
 
 
 class DeliveryError(NewswatchError):

@@ -9,7 +9,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from newswatch.stories import MIGRATION_SQL, StoryItem, StorySettings, assign_stories, signature
+from newswatch.settings import StorySettings
+from newswatch.store.schema import STORIES_SQL as MIGRATION_SQL
+from newswatch.store.stories import assign_stories
+from newswatch.stories import StoryItem, signature
 
 HERE = Path(__file__).parent
 BASE_TIME = datetime(2024, 5, 6, 8, 0)

@@ -28,8 +28,6 @@ Nothing relies on PRIMARY KEY / UNIQUE constraints (the store must also run on D
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,9 +48,9 @@ from newswatch.settings import (
     SmtpSettings,
     load_digest_settings,
 )
+from newswatch.store import Store
 
 __all__ = [
-    "MIGRATION_SQL",
     "PASSWORD_ENV",
     "DigestItem",
     "DigestResult",
@@ -81,32 +79,6 @@ class _HasDigests(Protocol):
     def smtp(self) -> SmtpSettings: ...
     @property
     def digests(self) -> Sequence[DigestSettings]: ...
-
-
-# -- schema --------------------------------------------------------------------------------
-from newswatch.digest_schema import MIGRATION_SQL  # noqa: E402  (the tables; a store migration)
-
-# the delivery tables as an empty relation, for reading a database that predates them
-_NO_DELIVERIES = (
-    "(SELECT NULL::VARCHAR AS digest, NULL::VARCHAR AS recipient, NULL::VARCHAR AS article_id, "
-    "NULL::VARCHAR AS story_id, NULL::TIMESTAMP AS delivered_at WHERE false)"
-)
-_NO_MESSAGES = "(SELECT NULL::VARCHAR AS digest, NULL::VARCHAR AS recipient, NULL::TIMESTAMP AS sent_at WHERE false)"
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _ensure_schema(store: Any) -> None:
-    """Create the delivery tables when the database predates their migration."""
-    with store.writer() as con:
-        if not _has_table(con, "digest_runs"):
-            con.execute(MIGRATION_SQL)
 
 
 # -- values --------------------------------------------------------------------------------
@@ -184,20 +156,19 @@ def _cutoff(
     digest: DigestSettings,
     recipients: Sequence[str],
     now: datetime,
-    messages: str,
 ) -> datetime:
     """Oldest flag time a recipient can receive: backfill_days before their first message."""
     row = con.execute(
-        f"SELECT min(sent_at) FROM {messages} m WHERE m.digest = ? AND list_contains(?, m.recipient)",
+        "SELECT min(sent_at) FROM digest_messages m WHERE m.digest = ? AND list_contains(?, m.recipient)",
         [digest.name, list(recipients)],
     ).fetchone()
     first = row[0] if row and row[0] is not None else now
     return first - timedelta(days=digest.backfill_days)
 
 
-def _candidates_sql(deliveries: str) -> str:
+def _candidates_sql() -> str:
     # an article is pending when at least one of the given recipients has not received it
-    return f"""
+    return """
         SELECT f.article_id, a.story_id, a.title, a.url, a.source, a.published_at, a.language,
                f.score, f.actors, f.allegations, f.flagged_at
         FROM flags f JOIN articles a ON a.article_id = f.article_id
@@ -208,7 +179,7 @@ def _candidates_sql(deliveries: str) -> str:
           AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], a.source))
           AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], a.language))
           AND (? OR len(f.allegations) > 0)
-          AND (SELECT count(DISTINCT d.recipient) FROM {deliveries} d
+          AND (SELECT count(DISTINCT d.recipient) FROM digest_deliveries d
                WHERE d.digest = ? AND d.article_id = f.article_id
                  AND list_contains(?::VARCHAR[], d.recipient)) < ?
     """
@@ -226,10 +197,7 @@ def pending_items(
     the caller takes ``max_items``."""
     now = now or _utcnow()
     recipients = [recipient] if recipient is not None else list(digest.recipients)
-    have = _has_table(con, "digest_deliveries")
-    deliveries = "digest_deliveries" if have else _NO_DELIVERIES
-    messages = "digest_messages" if have else _NO_MESSAGES
-    cutoff = _cutoff(con, digest, recipients, now, messages)
+    cutoff = _cutoff(con, digest, recipients, now)
     a, g, s, lang = (
         list(digest.actors),
         list(digest.allegations),
@@ -237,8 +205,7 @@ def pending_items(
         list(digest.languages),
     )
     rows = con.execute(
-        _candidates_sql(deliveries)
-        + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
+        _candidates_sql() + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
         [
             cutoff,
             a,
@@ -272,7 +239,7 @@ def pending_items(
     )
     sent_before = dict(
         con.execute(
-            f"SELECT story_id, min(delivered_at) FROM {deliveries} d WHERE d.digest = ? "
+            "SELECT story_id, min(delivered_at) FROM digest_deliveries d WHERE d.digest = ? "
             "AND list_contains(?::VARCHAR[], d.recipient) AND story_id IN (SELECT unnest(?::VARCHAR[])) "
             "GROUP BY story_id",
             [digest.name, recipients, story_ids],
@@ -428,12 +395,11 @@ def is_due(digest: DigestSettings, last_ok: datetime | None, now: datetime) -> b
     return last_ok is None or last_ok < _prev_tick(digest, now)
 
 
-def _last_ok_runs(store: Any) -> dict[str, datetime]:
+def _last_ok_runs(store: Store) -> dict[str, datetime]:
     if not store.exists():
         return {}
+    store.ensure_current()
     with store.reader() as con:
-        if not _has_table(con, "digest_runs"):
-            return {}
         return dict(
             con.execute(
                 "SELECT digest, max(started_at) FROM digest_runs WHERE status = 'ok' GROUP BY digest"
@@ -442,105 +408,21 @@ def _last_ok_runs(store: Any) -> dict[str, datetime]:
 
 
 # -- sending -------------------------------------------------------------------------------
-def _take_lease(store: Any, digest: DigestSettings, now: datetime) -> str | None:
-    """Claim this digest for one run, so several workers never send it twice.
-
-    Runs in ``store.run_in_transaction``: on a DuckLake store two workers taking the lease
-    at once conflict at commit, and the loser retries and then sees the winner's lease."""
-    run_id = uuid.uuid4().hex
-
-    def take(con: duckdb.DuckDBPyConnection) -> bool:
-        n = con.execute(
-            "INSERT INTO digest_runs (run_id, digest, started_at, status) "
-            "SELECT ?, ?, ?, 'running' WHERE NOT EXISTS (SELECT 1 FROM digest_runs "
-            "WHERE digest = ? AND status = 'running' AND started_at > ?)",
-            [run_id, digest.name, now, digest.name, now - LEASE],
-        ).fetchone()
-        return bool(n and n[0])
-
-    return run_id if store.run_in_transaction(take) else None
-
-
-def _end_lease(store: Any, run_id: str, status: str, messages: int, error: str | None) -> None:
-    with contextlib.suppress(StoreError):
-        store.run_in_transaction(
-            lambda con: con.execute(
-                "UPDATE digest_runs SET status = ?, finished_at = ?, messages = ?, error = ? WHERE run_id = ?",
-                [status, _utcnow(), messages, error, run_id],
-            )
-        )
-
-
-def _record(
-    store: Any,
-    digest: DigestSettings,
-    recipient: str,
-    message_id: str,
-    items: Sequence[DigestItem],
-    period: Period,
-    sent_at: datetime,
-) -> None:
-    """Mark the items of an accepted message delivered (anti-join: never twice; a write
-    conflict on a shared store is retried, so an accepted message is always recorded)."""
-    rows = [(a, it.story_id) for it in items for a in it.article_ids]
-
-    def record(con: duckdb.DuckDBPyConnection) -> None:
-        if rows:
-            con.executemany(
-                "INSERT INTO digest_deliveries SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
-                "(SELECT 1 FROM digest_deliveries WHERE digest = ? AND recipient = ? AND article_id = ?)",
-                [
-                    (digest.name, recipient, a, s, message_id, sent_at, digest.name, recipient, a)
-                    for a, s in rows
-                ],
-            )
-        con.execute(
-            "INSERT INTO digest_messages SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
-            "(SELECT 1 FROM digest_messages WHERE message_id = ? AND recipient = ?)",
-            [
-                digest.name,
-                recipient,
-                message_id,
-                sent_at,
-                period.start,
-                period.end,
-                len(items),
-                len(rows),
-                message_id,
-                recipient,
-            ],
-        )
-
-    store.run_in_transaction(record)
-
-
 def _period(
     con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipients: Sequence[str], now: datetime
 ) -> Period:
     """From the last message to these recipients (or their backfill cut-off) to now."""
-    start = None
-    if _has_table(con, "digest_messages"):
-        row = con.execute(
-            "SELECT max(sent_at) FROM digest_messages WHERE digest = ? AND list_contains(?, recipient)",
-            [digest.name, list(recipients)],
-        ).fetchone()
-        start = row[0] if row else None
-    if start is None:
-        start = _cutoff(
-            con,
-            digest,
-            recipients,
-            now,
-            "digest_messages" if _has_table(con, "digest_messages") else _NO_MESSAGES,
-        )
+    row = con.execute(
+        "SELECT max(sent_at) FROM digest_messages WHERE digest = ? AND list_contains(?, recipient)",
+        [digest.name, list(recipients)],
+    ).fetchone()
+    start = row[0] if row and row[0] is not None else _cutoff(con, digest, recipients, now)
     return Period(start, now)
 
 
 def _got_message_since(
     con: duckdb.DuckDBPyConnection, digest: DigestSettings, recipient: str, since: datetime
 ) -> bool:
-    if not _has_table(con, "digest_messages"):
-        return False
     row = con.execute(
         "SELECT count(*) FROM digest_messages WHERE digest = ? AND recipient = ? AND sent_at >= ?",
         [digest.name, recipient, since],
@@ -550,15 +432,13 @@ def _got_message_since(
 
 def failing_feeds(con: duckdb.DuckDBPyConnection) -> list[tuple[str, datetime | None, str | None]]:
     """Feeds failing for more than a day (listed at the foot of every digest)."""
-    if not _has_table(con, "source_health"):
-        return []
     return con.execute(
         "SELECT name, failing_since, last_error FROM source_health WHERE health = 'failing' ORDER BY name"
     ).fetchall()
 
 
 def send_digest(
-    store: Any,
+    store: Store,
     digest: DigestSettings,
     smtp: SmtpSettings,
     *,
@@ -579,8 +459,7 @@ def send_digest(
 
     if not store.exists():
         raise StoreError(f"{store.target}: database does not exist (run `newswatch run` first)")
-    _ensure_schema(store)
-    run_id = _take_lease(store, digest, now)
+    run_id = store.digests.take_lease(digest.name, now, LEASE)
     if run_id is None:
         return DigestResult(digest.name, "busy", error="another run of this digest is in progress")
 
@@ -633,7 +512,15 @@ def send_digest(
                 if getattr(e, "recipient_only", False):
                     continue
                 break
-            _record(store, digest, r, msg["Message-ID"], items, period, _utcnow())
+            store.digests.record_delivery(
+                digest.name,
+                r,
+                msg["Message-ID"],
+                [(a, it.story_id) for it in items for a in it.article_ids],
+                items=len(items),
+                period=(period.start, period.end),
+                sent_at=_utcnow(),
+            )
             results.append(
                 MessageResult(
                     r, tuple(items), msg["Message-ID"], "sent" if items else "nothing_new"
@@ -665,8 +552,7 @@ def send_digest(
     finally:
         if conn is not None:
             conn.close()
-        _end_lease(
-            store,
+        store.digests.end_lease(
             run_id,
             status,
             sum(1 for m in results if m.status != "refused"),
@@ -675,7 +561,7 @@ def send_digest(
 
 
 def _preview(
-    store: Any,
+    store: Store,
     digest: DigestSettings,
     smtp: SmtpSettings,
     *,
@@ -683,6 +569,7 @@ def _preview(
     to_file: str | Path | None,
     labels: dict[str, str] | None,
 ) -> DigestResult:
+    store.ensure_current()
     with store.reader() as con:
         if to_file is not None:
             items = pending_items(con, digest, None, now=now)
@@ -734,7 +621,7 @@ def _preview(
 
 
 def send_due_digests(
-    store: Any,
+    store: Store,
     settings: _HasDigests,
     *,
     immediate_only: bool = False,

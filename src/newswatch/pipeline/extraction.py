@@ -17,7 +17,8 @@ from pathlib import Path
 from newswatch.ingest.extract import extract_article, summary_text
 from newswatch.ingest.urls import choose_canonical, url_id
 from newswatch.models import ArticleRecord, Extracted, FeedEntry, FlagResult
-from newswatch.stories import DEFAULT_SETTINGS, StorySettings, signature
+from newswatch.settings import StorySettings
+from newswatch.stories import DEFAULT_SETTINGS, signature
 
 __all__ = ["PageJob", "content_hash", "init_worker", "process_page"]
 

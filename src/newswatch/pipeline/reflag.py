@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import pyarrow as pa
-
 from newswatch.models import FlagResult
-from newswatch.store import Store, mentions_table
+from newswatch.store import Store
 
 __all__ = ["ReflagStats", "reflag"]
 
@@ -103,52 +101,8 @@ def reflag(
 def _replace(
     store: Store, results: list[tuple[str, FlagResult]], version: str, stats: ReflagStats
 ) -> None:
-    ids = [aid for aid, _ in results]
-    mentions = mentions_table((aid, m) for aid, r in results for m in r.mentions)
+    old = store.articles.replace_flags(results, version)
     flagged = [(aid, r) for aid, r in results if r.flagged]
-    flags = pa.table(
-        {
-            "article_id": pa.array([a for a, _ in flagged], pa.string()),
-            "actors": pa.array([list(r.actors) for _, r in flagged], pa.list_(pa.string())),
-            "allegations": pa.array(
-                [list(r.allegations) for _, r in flagged], pa.list_(pa.string())
-            ),
-            "score": pa.array([float(r.score) for _, r in flagged], pa.float64()),
-        }
-    )
-    with store.transaction() as con:
-        con.register("_r_ids", pa.table({"article_id": pa.array(ids, pa.string())}))
-        con.register("_r_mentions", mentions)
-        con.register("_r_flags", flags)
-        before = con.execute(
-            "SELECT article_id, actors, allegations, flagged_at FROM flags "
-            "WHERE article_id IN (SELECT article_id FROM _r_ids)"
-        ).fetchall()
-        old = {a: (sorted(x), sorted(y), t) for a, x, y, t in before}
-        con.execute("DELETE FROM mentions WHERE article_id IN (SELECT article_id FROM _r_ids)")
-        con.execute("DELETE FROM flags WHERE article_id IN (SELECT article_id FROM _r_ids)")
-        con.execute(
-            "INSERT INTO mentions (article_id, kind, entity_id, matched_text, sentence, field, "
-            "start_offset, end_offset, rule, weight) SELECT * FROM _r_mentions"
-        )
-        now = datetime.utcnow().replace(microsecond=0)
-        first_flagged = pa.table(
-            {
-                "article_id": pa.array([a for a, _ in flagged], pa.string()),
-                "flagged_at": pa.array(
-                    [old[a][2] if a in old else now for a, _ in flagged], pa.timestamp("us")
-                ),
-            }
-        )
-        con.register("_r_when", first_flagged)
-        con.execute(
-            "INSERT INTO flags (article_id, actors, allegations, score, flagged_at, watchlist_version) "
-            "SELECT f.article_id, f.actors, f.allegations, f.score, w.flagged_at, ? "
-            "FROM _r_flags f JOIN _r_when w USING (article_id)",
-            [version],
-        )
-        for name in ("_r_ids", "_r_mentions", "_r_flags", "_r_when"):
-            con.unregister(name)
     stats.flagged_before += len(old)
     stats.flagged_after += len(flagged)
     for aid, r in results:

@@ -190,7 +190,7 @@ class _Pass:
                     batch, self._lookups = self._lookups, []
                     try:
                         found = await asyncio.to_thread(
-                            self.store.known_urls, [u for us, _ in batch for u in us]
+                            self.store.articles.known_urls, [u for us, _ in batch for u in us]
                         )
                     except Exception as e:
                         for _, f in batch:
@@ -241,7 +241,7 @@ class _Pass:
             a: self.extra_urls.pop(a) for a in [r.article_id for r in batch] if a in self.extra_urls
         }
         stats = await self.db(
-            self.store.write_batch,
+            self.store.articles.write_batch,
             batch,
             run_id=self.summary.run_id,
             watchlist_version=self.watchlist_version,
@@ -494,8 +494,8 @@ class _Pass:
 
     # -- the pass ---------------------------------------------------------------------------
     async def run(self, sources: list[Source], *, due_only: bool = False) -> RunSummary:
-        await self.db(self.store.sync_sources, self.config.sources, stories=self.settings.stories)
-        states = await self.db(self.store.source_states)
+        await self.db(self.store.sources.sync, self.config.sources, stories=self.settings.stories)
+        states = await self.db(self.store.sources.states)
         if due_only:
             now = _utcnow()
             sources = [s for s in sources if _is_due(states.get(s.name), now)]
@@ -503,9 +503,9 @@ class _Pass:
         # room for them, so concurrent workers share a pass and no feed is fetched twice in it
         # (a dead worker's leases expire, or are freed at once on its own host)
         owner = f"{socket.gethostname()}:{os.getpid()}:{self.summary.run_id}"
-        await self.db(self.store.release_dead_local_leases)
+        await self.db(self.store.leases.release_dead_local)
         await self.db(
-            self.store.start_run, self.summary.run_id, self.summary.started_at, len(sources)
+            self.store.runs.start, self.summary.run_id, self.summary.started_at, len(sources)
         )
         from newswatch.flagging.matcher import (
             Matcher,
@@ -527,7 +527,7 @@ class _Pass:
                     chunk = sources[i : i + CLAIM_CHUNK]
                     claimed = set(
                         await self.db(
-                            self.store.claim_feeds,
+                            self.store.leases.claim,
                             [s.name for s in chunk],
                             owner,
                             ttl_seconds=self.settings.pipeline.lease_seconds,
@@ -536,7 +536,7 @@ class _Pass:
                     if not claimed:
                         continue
                     # another worker may have polled a feed (and let it go) since this pass began
-                    states = await self.db(self.store.source_states)
+                    states = await self.db(self.store.sources.states)
                     now = _utcnow()
                     todo = [
                         s
@@ -553,9 +553,9 @@ class _Pass:
                 await asyncio.gather(*consumers)
             await self.flush(force=True)
             if self.summary.articles_new and self.settings.pipeline.fulltext_index:
-                age = await self.db(self.store.search_index_age)
+                age = await self.db(self.store.search.age)
                 if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:
-                    await self.db(self.store.rebuild_search_index)
+                    await self.db(self.store.search.rebuild)
             status = "completed"
         finally:
             self.close_pool(cancel=(status != "completed"))
@@ -568,19 +568,19 @@ class _Pass:
                     for u in self.updates
                 ]
                 await self.db(
-                    self.store.update_sources,
+                    self.store.sources.update,
                     self.updates,
                     run_id=self.summary.run_id,
                     problems=self.problems,
                 )
             await self.db(
-                self.store.finish_run,
+                self.store.runs.finish,
                 self.summary.run_id,
                 status=status,
                 finished_at=self.summary.finished_at,
                 counts=self.summary.counts(),
             )
-            await self.db(self.store.release_feeds, owner)
+            await self.db(self.store.leases.release, owner)
         return self.summary
 
 
@@ -638,7 +638,9 @@ def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) ->
         summary.alerts += [f"{r.name}: {r.status} ({r.items_sent} items)" for r in results]
     except DeliveryError as e:
         summary.alerts.append(f"failed: {e}")
-        store.record_problems([Problem("digest", str(e), kind="delivery")], run_id=summary.run_id)
+        store.runs.record_problems(
+            [Problem("digest", str(e), kind="delivery")], run_id=summary.run_id
+        )
 
 
 def run_pass(config: Config, **kwargs: Any) -> RunSummary:

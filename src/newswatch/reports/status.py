@@ -6,7 +6,7 @@ Used by ``newswatch status`` and ``newswatch sources`` and at the end of every p
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from newswatch.store import Store
@@ -48,17 +48,7 @@ def apply_retention(
     Titles, URLs, flags, mentions (with their evidence sentences) and every count stay."""
     if not article_text_days:
         return 0
-    cutoff = (now or datetime.utcnow()) - timedelta(days=article_text_days)
-    with store.transaction() as con:
-        (n,) = con.execute(
-            "SELECT count(*) FROM articles WHERE text IS NOT NULL AND fetched_at < ?", [cutoff]
-        ).fetchone()
-        if n:
-            con.execute(
-                "UPDATE articles SET text = NULL WHERE text IS NOT NULL AND fetched_at < ?",
-                [cutoff],
-            )
-    return int(n)
+    return store.articles.drop_old_text(article_text_days, now=now)
 
 
 def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def marker_path(db: str | Path) -> Path:
     return Path(str(db) + ".writer-waiting")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:
@@ -44,7 +44,7 @@ def _live_marker(path: Path) -> bool:
         pid = int(path.read_text().strip() or "0")
     except (OSError, ValueError):
         return False
-    if time.time() - st.st_mtime > STALE_SECONDS or not _pid_alive(pid):
+    if time.time() - st.st_mtime > STALE_SECONDS or not pid_alive(pid):
         with contextlib.suppress(OSError):
             path.unlink()
         return False
