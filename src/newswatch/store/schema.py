@@ -12,6 +12,7 @@ by a new migration that keeps what was there.
 from __future__ import annotations
 
 from newswatch.settings import StorySettings
+from newswatch.store.verdicts import MIGRATION_SQL as VERDICTS_SQL
 
 __all__ = [
     "DIGEST_SQL",
@@ -300,5 +301,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "store metadata",
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR NOT NULL, value VARCHAR);",
     ),
+    (7, "analysts' verdicts", VERDICTS_SQL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
