@@ -1,4 +1,4 @@
-"""A trivial flow served through ``newswatch.serve`` (the code path of ``newswatch serve``)
+"""A trivial flow served through ``newswatch.orchestration.serve`` (the code path of ``newswatch serve``)
 by a real local Prefect server. Run by tests/test_serve.py as a subprocess:
 
     python tests/serve_smoke.py PREFECT_HOME PORT INTERVAL_SECONDS
@@ -19,7 +19,7 @@ def tick() -> int:
 
 
 def main(home: str, port: int, interval: float) -> int:
-    from newswatch.serve import LocalPrefectServer, no_overlap, serve_forever
+    from newswatch.orchestration.serve import LocalPrefectServer, no_overlap, serve_forever
 
     server = LocalPrefectServer(
         Path(home), log_path=Path(home) / "prefect-server.log", port=port, ui=False

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from typer.testing import CliRunner
 
-from newswatch.cli_digest import register
+from newswatch.cli.digest import register
 from newswatch.digest.deliver import (
     DigestsConfig,
     DigestSettings,

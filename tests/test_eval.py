@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from newswatch.cli_flag import register
+from newswatch.cli.flag import register
 from newswatch.flagging.evaluate import (
     EvalReport,
     Scores,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from flows.poll import poll_flow
 
 from newsfixtures import build_site, site_sources, write_config
+from newswatch.orchestration.flows import poll_flow
 
 
 def test_poll_flow_runs_a_pass_and_publishes_its_summary(prefect_harness, tmp_path):

@@ -43,7 +43,7 @@ import pytest
 import stores
 from newsfixtures import page, rss, write_config
 from newswatch.demo.localsite import LocalSite
-from newswatch.serve import LocalPrefectServer
+from newswatch.orchestration.serve import LocalPrefectServer
 from newswatch.store import Store, close_lakes
 from stores import lake_target
 
@@ -68,7 +68,7 @@ DEPLOY = textwrap.dedent(
 
 
 class PostgresPrefectServer(LocalPrefectServer):
-    """:class:`newswatch.serve.LocalPrefectServer` with its database on PostgreSQL."""
+    """:class:`newswatch.orchestration.serve.LocalPrefectServer` with its database on PostgreSQL."""
 
     def __init__(self, home: Path, *, log_path: Path, database_url: str):
         super().__init__(home, log_path=log_path, ui=False, start_timeout=150)

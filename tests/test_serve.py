@@ -1,7 +1,7 @@
 """``newswatch serve``: a real local Prefect server, real schedules, real subprocesses.
 
 1. The dependency smoke test: ``prefect server start`` (SQLite, temporary PREFECT_HOME) and a
-   trivial flow served on a 5-second interval through :mod:`newswatch.serve`; runs complete.
+   trivial flow served on a 5-second interval through :mod:`newswatch.orchestration.serve`; runs complete.
 2. ``newswatch serve`` against the local news site and a local SMTP server: articles arrive,
    the digest is sent once, ``newswatch sql`` answers meanwhile, SIGTERM stops everything
    cleanly, and a restart goes on polling without duplicates or a replayed backlog.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ import pytest
 import yaml
 
 from newsfixtures import build_site, page, rss, site_sources, write_config
-from newswatch.serve import free_port
+from newswatch.orchestration import flows
+from newswatch.orchestration.serve import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -131,7 +133,9 @@ def test_prefect_yaml_matches_the_served_deployments():
     assert set(got) == {"poll", "digests"}
     for d in got.values():
         path, func = d.entrypoint.split(":")
-        assert f"def {func}(" in (REPO / path).read_text()
+        # the entry point loads the flow that `serve` deploys
+        namespace = runpy.run_path(str(REPO / path), run_name="entrypoint")
+        assert namespace[func] is getattr(flows, func)
         assert (d.concurrency_limit.limit, d.concurrency_limit.collision_strategy) == (
             1,
             "CANCEL_NEW",
@@ -140,7 +144,7 @@ def test_prefect_yaml_matches_the_served_deployments():
 
 def test_serve_settings_from_yaml_and_environment(tmp_path):
     from newswatch.errors import ConfigError
-    from newswatch.serve import load_serve_settings
+    from newswatch.orchestration.serve import load_serve_settings
 
     (tmp_path / "newswatch.yaml").write_text("serve:\n  poll_minutes: 10\n  port: 4300\n")
     s = load_serve_settings(tmp_path, environ={"NEWSWATCH_SERVE_DIGEST_MINUTES": "2"})

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from newswatch import cli_trends
+from newswatch.cli import trends as cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.reports.trends import sparkline
 from newswatch.settings import StorySettings

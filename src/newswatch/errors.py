@@ -2,6 +2,7 @@
 
     NewswatchError
      ├── ConfigError      a configuration file or setting is wrong (names file and entry)
+     │    └── UsageError  a command-line option or argument is wrong
      ├── FetchError       a URL could not be fetched (carries url and kind)
      ├── ExtractError     a page could not be turned into text
      ├── StoreError       the database refused or is unavailable
@@ -21,6 +22,7 @@ __all__ = [
     "FetchError",
     "NewswatchError",
     "StoreConflict",
+    "UsageError",
     "StoreError",
 ]
 
@@ -51,6 +53,14 @@ class ConfigError(NewswatchError):
                 where += f": {entry}"
             where += ": "
         super().__init__(f"{where}{message}")
+
+
+class UsageError(ConfigError):
+    """A command-line option or argument is wrong (exit status 2, like a bad file)."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 class FetchError(NewswatchError):

@@ -57,6 +57,7 @@ __all__ = [
     "load_sources",
     "read_yaml",
     "resolve_db",
+    "shipped_config_dir",
 ]
 
 ENV_PREFIX = "NEWSWATCH_"
@@ -579,3 +580,15 @@ def load_digest_settings(
     reader as every other setting, so ``NEWSWATCH_SMTP_HOST`` reaches every sender."""
     settings = load_settings(Path(config_dir) / "newswatch.yaml", environ)
     return settings.smtp, list(settings.digests)
+
+
+def shipped_config_dir() -> Path:
+    """The default configuration shipped with newswatch (the repository's config/)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "default_config", here.parent.parent / "config"):
+        if (cand / "watchlist.yaml").exists():
+            return cand
+    raise ConfigError(
+        "the default configuration is missing from this installation",
+        file=str(here / "default_config"),
+    )

@@ -1,13 +1,8 @@
-"""``newswatch trends`` and ``newswatch export``: register them on the main Typer app.
-
-from newswatch import cli_trends
-cli_trends.register(app)
-"""
+"""``newswatch trends`` and ``newswatch export``: stories per day, and the public tables as files."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -16,23 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from newswatch.cli.common import ConfigOpt, DbOpt, default_db, fail
 from newswatch.errors import NewswatchError
 from newswatch.reports import trends
 from newswatch.store import Store
 
 __all__ = ["register"]
-
-
-def _default_db() -> str:
-    return os.environ.get("NEWSWATCH_DB", "data/newswatch.duckdb")
-
-
-def _fail(message: str, hint: str | None = None, code: int = 1) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print(f"Error: {message}", markup=False)
-    if hint:
-        err.print(f"Hint: {hint}", markup=False)
-    raise typer.Exit(code)
 
 
 def trends_command(
@@ -49,7 +33,8 @@ def trends_command(
         30, "--limit", min=1, help="At most this many entities in the table."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-    db: str = typer.Option(_default_db, "--db", help="DuckDB file (env NEWSWATCH_DB)."),
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
 ) -> None:
     """Stories per day for each tracked actor and allegation, with current spikes.
 
@@ -69,11 +54,11 @@ def trends_command(
     try:
         end_day = date.fromisoformat(end) if end else None
     except ValueError:
-        _fail(f"--end {end!r} is not a date", "use YYYY-MM-DD", code=2)
+        fail(f"--end {end!r} is not a date", hint="use YYYY-MM-DD", code=2)
     if plot is not None and plot.suffix.lower() != ".png":
-        _fail(f"--plot {plot}: the chart is written as PNG", "name the file *.png", code=2)
+        fail(f"--plot {plot}: the chart is written as PNG", hint="name the file *.png", code=2)
     try:
-        with Store(db).reader() as con:
+        with Store(db or default_db(config_dir)).reader() as con:
             start, last, rows = trends.trend_rows(
                 con, days=days, end=end_day, actor=actor, allegation=allegation, limit=limit
             )
@@ -81,9 +66,9 @@ def trends_command(
         if plot is not None:
             trends.plot_trends(plot, start, rows, spikes)
     except NewswatchError as e:
-        _fail(str(e), e.hint, getattr(e, "exit_code", 1))
+        fail(str(e), hint=e.hint, code=e.exit_code)
     except OSError as e:
-        _fail(f"{plot}: cannot write the chart: {e.strerror or e}")
+        fail(f"{plot}: cannot write the chart: {e.strerror or e}")
 
     if as_json:
         typer.echo(
@@ -170,7 +155,8 @@ def export_command(
         ..., help="Folder to write the files into (created if missing)."
     ),
     fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
-    db: str = typer.Option(_default_db, "--db", help="DuckDB file (env NEWSWATCH_DB)."),
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
 ) -> None:
     """Write the public tables (articles, mentions, flags, sources, stories, daily_trends,
     cooccurrence, spikes) to DIR/<name>.parquet or .csv, for BI tools.
@@ -182,16 +168,16 @@ def export_command(
         newswatch export --format csv /tmp/newswatch-csv
     """
     if fmt not in ("parquet", "csv"):
-        _fail(f"--format {fmt!r} is not supported", "use parquet or csv", code=2)
+        fail(f"--format {fmt!r} is not supported", hint="use parquet or csv", code=2)
     try:
-        with Store(db).reader() as con:
+        with Store(db or default_db(config_dir)).reader() as con:
             written = trends.export_tables(con, directory, fmt=fmt)
     except NewswatchError as e:
-        _fail(str(e), e.hint, getattr(e, "exit_code", 1))
+        fail(str(e), hint=e.hint, code=e.exit_code)
     except OSError as e:
-        _fail(f"{directory}: cannot write: {e.strerror or e}")
+        fail(f"{directory}: cannot write: {e.strerror or e}")
     except duckdb.Error as e:  # an unwritable folder, for instance
-        _fail(f"{directory}: export failed: {str(e).splitlines()[0]}")
+        fail(f"{directory}: export failed: {str(e).splitlines()[0]}")
     for path in written:
         typer.echo(str(path))
 

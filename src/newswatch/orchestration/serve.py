@@ -354,8 +354,7 @@ def build_deployments(
 ) -> list[RunnerDeployment]:
     """The polling flow every ``poll_minutes``; the digest flow every ``digest_minutes`` when
     digests are configured (each digest's own cron decides whether it is due)."""
-    from flows.digest import send_digests_flow
-    from flows.poll import poll_flow
+    from newswatch.orchestration.flows import poll_flow, send_digests_flow
 
     params = {
         "config_dir": str(Path(config_dir).resolve()),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from newswatch.cli.common import ConfigOpt, DbOpt, err_console, errors_to_exit, load_checked
+
 __all__ = ["register", "serve_command"]
 
 _HELP = """Run the schedules on this machine until Ctrl-C: the polling flow every few minutes
@@ -32,19 +34,8 @@ Examples:
 
 
 def serve_command(
-    config_dir: Path | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
-        show_default=False,
-    ),
-    db: str | None = typer.Option(
-        None,
-        "--db",
-        help="DuckDB file (default: $NEWSWATCH_DB, the config's database, or ./data/newswatch.duckdb).",
-        show_default=False,
-    ),
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
     poll_minutes: float | None = typer.Option(
         None,
         "--poll-minutes",
@@ -61,9 +52,8 @@ def serve_command(
         False, "--once", help="Run each flow once now through Prefect, then stop."
     ),
 ) -> None:
-    from newswatch.cli import _load, err_console, errors_to_exit
     from newswatch.errors import ConfigError
-    from newswatch.serve import (
+    from newswatch.orchestration.serve import (
         LocalPrefectServer,
         build_deployments,
         load_serve_settings,
@@ -71,7 +61,7 @@ def serve_command(
     )
 
     with errors_to_exit():
-        config = _load(config_dir, db)  # a bad configuration stops here, before any server
+        config = load_checked(config_dir, db)  # a bad configuration stops here, before any server
         settings = load_serve_settings(config.config_dir)
         updates = {
             k: v for k, v in (("poll_minutes", poll_minutes), ("port", port)) if v is not None
@@ -97,7 +87,9 @@ def serve_command(
                 start_timeout=settings.server_start_timeout_seconds,
             )
         else:
-            err_console.print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}")
+            err_console.print(
+                f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", markup=False
+            )
         cdir = config.config_dir.resolve()
 
         def deployments():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import typer
+
+from newswatch.cli.common import fail
+from newswatch.orchestration.worker import worker_argv
 
 __all__ = ["register", "worker_argv", "worker_command"]
 
@@ -28,24 +30,6 @@ Examples:
 """
 
 
-def worker_argv(pool: str, *, limit: int = 1, name: str | None = None) -> list[str]:
-    """The ``prefect worker start`` command line this command runs (with this interpreter)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "prefect",
-        "worker",
-        "start",
-        "--pool",
-        pool,
-        "--type",
-        "process",
-        "--limit",
-        str(limit),
-    ]
-    return argv + (["--name", name] if name else [])
-
-
 def worker_command(
     pool: str = typer.Option(
         "newswatch", "--pool", "-p", help="The Prefect work pool (type process)."
@@ -53,17 +37,13 @@ def worker_command(
     limit: int = typer.Option(1, "--limit", min=1, help="Flow runs at a time on this host."),
     name: str | None = typer.Option(None, "--name", help="Worker name (default: Prefect's)."),
 ) -> None:
-    from newswatch.cli import err_console
-
     if not os.environ.get("PREFECT_API_URL"):
-        err_console.print(
-            "[red]Error:[/red] PREFECT_API_URL is not set: a worker needs a Prefect server"
+        fail(
+            "PREFECT_API_URL is not set: a worker needs a Prefect server",
+            hint="export PREFECT_API_URL=http://<server>:4200/api "
+            "(one host can use `newswatch serve` instead)",
+            code=2,
         )
-        err_console.print(
-            "Hint: export PREFECT_API_URL=http://<server>:4200/api "
-            "(one host can use `newswatch serve` instead)"
-        )
-        raise typer.Exit(2)
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:

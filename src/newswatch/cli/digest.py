@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from newswatch.cli.common import fail
 from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
@@ -130,9 +130,7 @@ def digest_command(
                 store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run, labels=labels
             )
     except NewswatchError as e:
-        hint = f" ({e.hint})" if e.hint else ""
-        print(f"Error: {e}{hint}", file=sys.stderr)
-        raise typer.Exit(e.exit_code) from None
+        fail(str(e), hint=e.hint, code=e.exit_code)
     for r in results:
         for line in _report(r, dry_run=dry_run):
             typer.echo(line)

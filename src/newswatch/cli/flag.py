@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from newswatch.cli.common import ConfigOpt, DbOpt, err_console, errors_to_exit, fail, load_checked
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.flagging.evaluate import (
     EvalReport,
@@ -77,25 +78,20 @@ _CONFIG_HELP = (
 )
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _matcher(config: Path | None) -> Matcher:
     cdir = config if config is not None else default_config_dir()
     path = cdir / "watchlist.yaml"
     if config is None and not path.exists():
         # no configuration here: the watchlist newswatch ships with, so `newswatch flag FILE`
         # works from any folder (an explicit --config must exist)
-        from newswatch.cli import default_config_files
+        from newswatch.settings import shipped_config_dir
 
-        path = default_config_files() / "watchlist.yaml"
+        path = shipped_config_dir() / "watchlist.yaml"
         typer.echo(f"(no {cdir / 'watchlist.yaml'}: using the default watchlist {path})", err=True)
     try:
         return Matcher.from_path(path)
     except ConfigError as e:
-        raise _fail(str(e), e.exit_code) from None
+        fail(str(e), code=e.exit_code)
 
 
 def _looks_like_html(name: str, text: str) -> bool:
@@ -188,7 +184,7 @@ def flag_command(
         try:
             title, text = read_input(p)
         except OSError as e:
-            raise _fail(f"{p}: cannot read: {e.strerror or e}", 1) from None
+            fail(f"{p}: cannot read: {e.strerror or e}", code=1)
         inputs.append((p, title, text))
     results = []
     for p, title, text in inputs:
@@ -234,7 +230,7 @@ def eval_command(
         else:
             limits = load_thresholds(thresholds)
     except NewswatchError as e:
-        raise _fail(str(e), e.exit_code) from None
+        fail(str(e), code=e.exit_code)
     failures = check_thresholds(report, limits)
     if fmt is EvalFormat.json:
         d = report.as_dict()
@@ -280,7 +276,61 @@ def _eval_tables(report: EvalReport) -> None:
         console.print(f"  {m.id}: {m.kind}s: {'; '.join(parts)}")
 
 
+def reflag(
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Only articles published (or fetched) on or after this date, YYYY-MM-DD.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run the watchlist again over stored articles, after editing it.
+
+    Replaces each article's mentions and flags and records the watchlist version used.
+    Safe to interrupt: run it again to finish.
+
+    [bold]Examples[/bold]
+
+      newswatch flag tests/eval/*.jsonl && newswatch eval tests/eval   # check the edit first
+      newswatch reflag
+      newswatch reflag --since 2026-11-01
+    """
+    from datetime import date
+
+    from newswatch.pipeline.reflag import reflag as do_reflag
+    from newswatch.store import Store
+
+    with errors_to_exit():
+        config = load_checked(config_dir, db)
+        day = None
+        if since:
+            try:
+                day = date.fromisoformat(since)
+            except ValueError:
+                raise ConfigError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+        from rich.progress import Progress
+
+        with Progress(
+            console=err_console, transient=True, disable=quiet or not err_console.is_terminal
+        ) as prog:
+            task = prog.add_task("re-flagging", total=None)
+            stats = do_reflag(
+                Store(config.db),
+                config.watchlist_path,
+                since=day,
+                workers=config.settings.pipeline.workers,
+                progress=lambda done, total: prog.update(task, completed=done, total=total),
+            )
+        Console(highlight=False, soft_wrap=True).print(
+            f"Re-flagged {stats.articles} articles with watchlist {stats.watchlist_version}: "
+            f"{stats.flagged_before} flagged before, {stats.flagged_after} now; {stats.changed} changed."
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``flag`` and ``eval`` to the newswatch Typer app."""
     app.command("flag", help=FLAG_HELP, no_args_is_help=True)(flag_command)
     app.command("eval", help=EVAL_HELP, no_args_is_help=True)(eval_command)
+    app.command("reflag")(reflag)

@@ -1,0 +1,3 @@
+from newswatch.cli.app import main
+
+main()

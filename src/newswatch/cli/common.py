@@ -1,0 +1,141 @@
+"""What every command shares: the options for config, database and output format, the rule
+that picks the database, and the one error printer.
+
+Errors are one line on standard error (``Error: …``), then a hint when there is one, and a
+non-zero exit status: 2 for bad configuration or usage, 1 otherwise. Text in an error may
+come from the web (a feed's error message, a header): it is printed as text, never as Rich
+markup, and control characters are shown escaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from newswatch.errors import ConfigError, NewswatchError, UsageError
+
+if TYPE_CHECKING:
+    from newswatch.settings import Config
+    from newswatch.store import Store
+
+__all__ = [
+    "ConfigOpt",
+    "DbOpt",
+    "FORMATS",
+    "FormatOpt",
+    "check_format",
+    "current_store",
+    "default_db",
+    "err_console",
+    "errors_to_exit",
+    "fail",
+    "load_checked",
+    "safe_text",
+]
+
+err_console = Console(stderr=True, highlight=False)
+
+FORMATS = ("table", "csv", "json", "jsonl")
+
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="Configuration folder (default: $NEWSWATCH_CONFIG or ./config).",
+    show_default=False,
+)
+DbOpt = typer.Option(
+    None,
+    "--db",
+    help="DuckDB file, or a DuckLake target (ducklake:postgres:dbname=… or "
+    "ducklake:<catalog file>); default: $NEWSWATCH_DB, the config's database:, or "
+    "./data/newswatch.duckdb.",
+    show_default=False,
+)
+
+
+def FormatOpt(
+    default: str = "table", formats: tuple[str, ...] = FORMATS
+) -> typer.models.OptionInfo:  # noqa: N802
+    """``-f/--format`` with the same vocabulary on every command that prints rows."""
+    return typer.Option(default, "--format", "-f", help=f"Output format: {', '.join(formats)}.")
+
+
+def check_format(fmt: str, formats: tuple[str, ...] = FORMATS) -> str:
+    if fmt not in formats:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(formats)}")
+    return fmt
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32) if c not in (9,)} | {127: "\\x7f"}
+_BIDI = {c: f"\\u{c:04x}" for c in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def safe_text(s: object) -> str:
+    """``s`` for a terminal: control characters (escape sequences, CR, LF) and bidirectional
+    overrides are shown escaped, so text from the web cannot move the cursor, recolour the
+    terminal or reorder what is shown."""
+    return str(s).translate(_CONTROL | _BIDI)
+
+
+def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
+    """Print ``Error: message`` (and ``Hint: hint``) as plain text and exit with ``code``."""
+    line = Text("Error: ", style="red")
+    line.append(safe_text(message))
+    err_console.print(line, soft_wrap=True)
+    if hint:
+        err_console.print(Text("Hint: " + safe_text(hint)), soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Turn newswatch errors (and database errors) into one ``Error: …`` line and an exit."""
+    try:
+        yield
+    except NewswatchError as e:
+        hint = e.hint
+        if isinstance(e, ConfigError) and not hint and e.file:
+            hint = "fix the file and run again; nothing was written"
+        fail(str(e), hint=hint, code=e.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted; what was committed stays committed.")
+        raise typer.Exit(130) from None
+    except Exception as e:
+        import duckdb
+
+        if not isinstance(e, duckdb.Error):
+            raise
+        fail(f"database: {e}")
+
+
+def default_db(config_dir: Path | None = None) -> str:
+    """The database a command uses when ``--db`` is not given (see ``settings.resolve_db``)."""
+    from newswatch.settings import resolve_db
+
+    return resolve_db(config_dir)
+
+
+def current_store(target: str) -> Store:
+    """A Store whose schema is current: an older database is migrated first (schema only)."""
+    from newswatch.store import Store
+
+    store = Store(target)
+    store.ensure_current()
+    return store
+
+
+def load_checked(config_dir: Path | None, db: str | None) -> Config:
+    """The configuration, with the watchlist validated before anything is written."""
+    from newswatch.flagging.matcher import Matcher
+    from newswatch.settings import load_config
+
+    config = load_config(config_dir, db=db)
+    Matcher.from_path(config.watchlist_path)
+    return config

@@ -1,0 +1,104 @@
+"""``newswatch sources`` and ``newswatch status``: the health of the feeds and of the installation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from newswatch.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    current_store,
+    default_db,
+    errors_to_exit,
+)
+from newswatch.errors import ConfigError
+
+
+def sources(
+    db: str | None = DbOpt,
+    failing: bool = typer.Option(False, "--failing", help="Only feeds that are failing now."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or jsonl."),
+) -> None:
+    """Each feed's health: last status, failures, back-off and next poll (the source_health view).
+
+    [bold]Examples[/bold]
+
+      newswatch sources
+      newswatch sources --failing -f json
+    """
+    from newswatch.cli.output import FORMATS, write_rows
+    from newswatch.reports.status import source_rows
+
+    with errors_to_exit():
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        cols, rows = source_rows(current_store(db or default_db()), failing=failing)
+        write_rows(cols, rows, fmt, sys.stdout, max_width=50)
+
+
+def status(
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
+    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Last runs, feeds due and failing, digests pending, database size.
+
+    [bold]Examples[/bold]
+
+      newswatch status
+      newswatch status -f json | jq .feeds
+    """
+    import json
+
+    from newswatch.cli.output import jsonable
+    from newswatch.reports.status import status_report
+    from newswatch.settings import load_config
+
+    with errors_to_exit():
+        settings = None
+        try:
+            config = load_config(config_dir, db=db)
+            settings, target = config.settings, config.db
+        except ConfigError:
+            if config_dir is not None:
+                raise
+            target = db or default_db()
+        report = status_report(current_store(target), settings)
+        if fmt == "json":
+            print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
+            return
+        out = Console(highlight=False, soft_wrap=True)
+        size = report.get("database_bytes")
+        out.print(
+            f"Database {report['database']} (schema {report['schema_version']}"
+            + (f", {size / 1e6:.1f} MB)" if size is not None else ")")
+        )
+        out.print(
+            f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged."
+        )
+        f = report["feeds"]
+        out.print(
+            f"Feeds: {f['enabled']} enabled, {f['due_now']} due now, {f['erroring']} erroring, "
+            f"{f['failing_over_a_day']} failing for over a day; next due {f['next_due_at'] or '-'}."
+        )
+        out.print("Last runs:")
+        for r in report["last_runs"] or []:
+            out.print(
+                f"  {r['started_at']}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed']} failed), "
+                f"{r['articles_new']} new, {r['articles_flagged']} flagged  [{r['run_id']}]"
+            )
+        if not report["last_runs"]:
+            out.print("  (none yet)")
+        if report["digests"]:
+            out.print("Digests:")
+            for d in report["digests"]:
+                out.print(f"  {d['name']}: {d['pending_items']} pending ({d['schedule']})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sources")(sources)
+    app.command("status")(status)
