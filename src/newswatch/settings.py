@@ -259,6 +259,8 @@ class DigestSettings(_Model):
     send_empty: bool = False  # send a "nothing new" mail for an empty period
     backfill_days: int = Field(7, ge=0)
     subject: str = "newswatch {name}: {count} new"
+    # leave out what an analyst marked false positive in the workbench (table verdicts)
+    exclude_false_positives: bool = True
 
     @field_validator("recipients")
     @classmethod

@@ -49,6 +49,7 @@ from newswatch.settings import (
     load_digest_settings,
 )
 from newswatch.store import Store
+from newswatch.store.verdicts import effective_flags_sql
 
 __all__ = [
     "PASSWORD_ENV",
@@ -166,12 +167,13 @@ def _cutoff(
     return first - timedelta(days=digest.backfill_days)
 
 
-def _candidates_sql() -> str:
-    # an article is pending when at least one of the given recipients has not received it
-    return """
+def _candidates_sql(flags: str = "flags") -> str:
+    # an article is pending when at least one of the given recipients has not received it;
+    # ``flags``: the flags relation (with analysts' false positives taken out, or not)
+    return f"""
         SELECT f.article_id, a.story_id, a.title, a.url, a.source, a.published_at, a.language,
                f.score, f.actors, f.allegations, f.flagged_at
-        FROM flags f JOIN articles a ON a.article_id = f.article_id
+        FROM {flags} f JOIN articles a ON a.article_id = f.article_id
         WHERE f.flagged_at >= ?
           AND (len(?::VARCHAR[]) = 0 OR list_has_any(f.actors, ?::VARCHAR[]))
           AND (len(?::VARCHAR[]) = 0 OR list_has_any(f.allegations, ?::VARCHAR[]))
@@ -204,8 +206,10 @@ def pending_items(
         list(digest.sources),
         list(digest.languages),
     )
+    flags = effective_flags_sql(con) if digest.exclude_false_positives else "flags"
     rows = con.execute(
-        _candidates_sql() + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
+        _candidates_sql(flags)
+        + " ORDER BY f.score DESC, a.published_at DESC NULLS LAST, f.article_id",
         [
             cutoff,
             a,
@@ -509,7 +513,7 @@ def send_digest(
             except DeliveryError as e:
                 errors.append(str(e))
                 results.append(MessageResult(r, tuple(items), msg["Message-ID"], "refused", str(e)))
-                if getattr(e, "recipient_only", False):
+                if e.recipient_only:
                     continue
                 break
             store.digests.record_delivery(
