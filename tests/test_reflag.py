@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 from typer.testing import CliRunner
@@ -73,8 +73,18 @@ def test_retention_drops_old_text_and_keeps_flags(tmp_path):
         cdir = write_config(tmp_path / "c", site_sources(site), db=db)
         run_pass(load_config(cdir))
     flags = _q(db, "SELECT count(*) FROM flags")
-    assert apply_retention(Store(db), 30, now=datetime.utcnow() + timedelta(days=10)) == 0
-    assert apply_retention(Store(db), 30, now=datetime.utcnow() + timedelta(days=31)) == 6
+    assert (
+        apply_retention(
+            Store(db), 30, now=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=10)
+        )
+        == 0
+    )
+    assert (
+        apply_retention(
+            Store(db), 30, now=datetime.now(UTC).replace(tzinfo=None) + timedelta(days=31)
+        )
+        == 6
+    )
     assert _q(db, "SELECT count(*) FROM articles WHERE text IS NOT NULL") == [(0,)]
     assert _q(db, "SELECT count(*) FROM flags") == flags
     assert _q(db, "SELECT count(*) FROM articles WHERE title IS NOT NULL") == [(6,)]

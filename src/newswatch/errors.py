@@ -4,10 +4,13 @@
      ├── ConfigError      a configuration file or setting is wrong (names file and entry)
      │    └── UsageError  a command-line option or argument is wrong
      ├── FetchError       a URL could not be fetched (carries url and kind)
-     ├── ExtractError     a page could not be turned into text
      ├── StoreError       the database refused or is unavailable
      │    └── StoreConflict  a lake write lost a race with another writer (retried)
-     └── DeliveryError    a digest could not be delivered (SMTP)
+     ├── DeliveryError    a digest could not be delivered (SMTP)
+     └── ServeError       `newswatch serve` could not start or keep its Prefect server
+
+A page that yields no text is not an error: extraction records it as a value
+(``extraction = 'failed'`` with its reason) and the pass goes on, so there is no ExtractError.
 
 Every error carries what it is about (file, entry, url, database); the CLI prints it as
 one line (``Error: …``) with a hint and exits non-zero.
@@ -18,9 +21,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DeliveryError",
-    "ExtractError",
     "FetchError",
     "NewswatchError",
+    "ServeError",
     "StoreConflict",
     "UsageError",
     "StoreError",
@@ -89,10 +92,6 @@ class FetchError(NewswatchError):
         super().__init__(f"{url}: {reason}")
 
 
-class ExtractError(NewswatchError):
-    """A page could not be turned into text."""
-
-
 class StoreError(NewswatchError):
     """The database is unavailable or refused a statement."""
 
@@ -105,4 +104,20 @@ class StoreConflict(StoreError):
 
 
 class DeliveryError(NewswatchError):
-    """A digest could not be delivered."""
+    """A digest could not be delivered.
+
+    ``recipient_only``: only this recipient was refused and the SMTP session is still
+    usable for the next one (a 550 for one address); False when the server or the session
+    failed, so nothing more can be sent now."""
+
+    def __init__(self, message: str, *, recipient_only: bool = False):
+        super().__init__(message)
+        self.recipient_only = recipient_only
+
+
+class ServeError(NewswatchError):
+    """``serve`` could not start or keep its Prefect server."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint

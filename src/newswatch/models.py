@@ -3,16 +3,25 @@
     Source ─fetch─▶ FetchResult ─parse─▶ FeedEntry ─fetch+extract─▶ Extracted
            ─canonicalise+flag─▶ ArticleRecord (with FlagResult) ─store─▶ DuckDB
 
-Frozen dataclasses, cheap to pickle (they cross the process pool).
+Frozen dataclasses, cheap to pickle (they cross the process pool). Statuses and kinds are
+``StrEnum`` members: they compare equal to, and are stored as, the strings the public SQL
+has always held (``runs.status = 'completed'``, ``articles.extraction = 'trafilatura'``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 __all__ = [
     "ArticleRecord",
+    "DigestStatus",
+    "Extraction",
+    "FeedStatus",
+    "MentionKind",
+    "ProblemStage",
+    "RunStatus",
     "Extracted",
     "FeedEntry",
     "FetchResult",
@@ -20,6 +29,70 @@ __all__ = [
     "Mention",
     "ParsedFeed",
 ]
+
+
+class FeedStatus(StrEnum):
+    """What polling a feed came to (``sources.last_status``)."""
+
+    OK = "ok"  # fetched and parsed; its entries were looked at
+    NOT_MODIFIED = "not_modified"  # 304 to a conditional request
+    UNCHANGED = "unchanged"  # 200 with the same body as last time
+    FAILED = "failed"  # not fetched (network, HTTP error, refused address, ...)
+    BROKEN = "broken"  # fetched, but not a usable feed
+
+
+class RunStatus(StrEnum):
+    """``runs.status``."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # the pass stopped on an error (what was committed stays)
+    CRASHED = "crashed"  # its process died; closed by a later pass
+
+
+class Extraction(StrEnum):
+    """``articles.extraction``: where an article's text came from."""
+
+    TRAFILATURA = "trafilatura"
+    FEED_SUMMARY = "feed_summary"
+    FAILED = "failed"
+
+
+class MentionKind(StrEnum):
+    """``mentions.kind``."""
+
+    ACTOR = "actor"
+    ALLEGATION = "allegation"
+
+
+class ProblemStage(StrEnum):
+    """``problems.stage``: where in a pass something went wrong."""
+
+    FEED = "feed"
+    PARSE = "parse"
+    ENTRY = "entry"
+    PAGE = "page"
+    EXTRACT = "extract"
+    STORE = "store"
+    DIGEST = "digest"
+
+
+class DigestStatus(StrEnum):
+    """What a digest run or message came to (``digest_runs.status`` and results)."""
+
+    SENT = "sent"
+    NOTHING_NEW = "nothing_new"
+    EMPTY = "empty"
+    BUSY = "busy"
+    NOT_DUE = "not_due"
+    WRITTEN = "written"
+    DRY_RUN = "dry_run"
+    WOULD_SEND = "would_send"
+    NOT_SENT = "not_sent"
+    REFUSED = "refused"
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +151,7 @@ class Extracted:
     published_at: datetime | None = None
     language: str | None = None
     canonical_url: str | None = None  # the page's rel=canonical, raw
-    extraction: str = "trafilatura"  # trafilatura / feed_summary / failed
+    extraction: Extraction = Extraction.TRAFILATURA
     error: str | None = None
 
 
@@ -86,7 +159,7 @@ class Extracted:
 class Mention:
     """One match of a tracked actor or allegation, with its evidence."""
 
-    kind: str  # "actor" or "allegation"
+    kind: MentionKind | str  # "actor" or "allegation"
     entity_id: str
     matched_text: str  # the text as it stands in the article
     sentence: str  # the sentence it stands in
@@ -126,7 +199,7 @@ class ArticleRecord:
     language: str | None
     text: str | None
     summary: str | None
-    extraction: str
+    extraction: Extraction
     content_hash: str
     flag: FlagResult = field(default_factory=FlagResult)
     signature: bytes = b""  # near-duplicate signature (newswatch.stories); b"" = too short to sign

@@ -41,6 +41,7 @@ from cronsim import CronSim
 from newswatch.digest.render import build_message, render_chart
 from newswatch.digest.smtp import SmtpConnection, smtp_password
 from newswatch.errors import DeliveryError, StoreError
+from newswatch.models import DigestStatus
 from newswatch.settings import (
     PASSWORD_ENV,
     DigestsConfig,
@@ -125,7 +126,7 @@ class MessageResult:
     recipient: str
     items: tuple[DigestItem, ...]
     message_id: str | None = None
-    status: str = "sent"  # sent / nothing_new / would_send / refused / not_sent
+    status: DigestStatus = DigestStatus.SENT
     error: str | None = None
 
 
@@ -135,7 +136,7 @@ class DigestResult:
     not_due / busy / failed."""
 
     name: str
-    status: str
+    status: DigestStatus
     messages: tuple[MessageResult, ...] = ()
     pending_left: int = 0  # items beyond max_items, left for the next run
     to_file: str | None = None
@@ -144,7 +145,7 @@ class DigestResult:
 
     @property
     def items_sent(self) -> int:
-        return sum(len(m.items) for m in self.messages if m.status == "sent")
+        return sum(len(m.items) for m in self.messages if m.status == DigestStatus.SENT)
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -465,12 +466,14 @@ def send_digest(
         raise StoreError(f"{store.target}: database does not exist (run `newswatch run` first)")
     run_id = store.digests.take_lease(digest.name, now, LEASE)
     if run_id is None:
-        return DigestResult(digest.name, "busy", error="another run of this digest is in progress")
+        return DigestResult(
+            digest.name, DigestStatus.BUSY, error="another run of this digest is in progress"
+        )
 
     results: list[MessageResult] = []
     errors: list[str] = []
     conn: SmtpConnection | None = None
-    status = "failed"
+    status = DigestStatus.FAILED
     pending_left = 0
     try:
         plan: list[tuple[str, list[DigestItem], Period]] = []
@@ -485,8 +488,8 @@ def send_digest(
             chart = chart_counts(con, digest, now=now) if any(i for _, i, _ in plan) else None
             failing = failing_feeds(con)
         if not plan:
-            status = "ok"
-            return DigestResult(digest.name, "empty")
+            status = DigestStatus.OK
+            return DigestResult(digest.name, DigestStatus.EMPTY)
         png = render_chart(*chart, title=None) if chart else None
         conn = SmtpConnection(smtp, smtp_password(smtp))
         try:
@@ -512,7 +515,9 @@ def send_digest(
                 conn.send(msg, r)
             except DeliveryError as e:
                 errors.append(str(e))
-                results.append(MessageResult(r, tuple(items), msg["Message-ID"], "refused", str(e)))
+                results.append(
+                    MessageResult(r, tuple(items), msg["Message-ID"], DigestStatus.REFUSED, str(e))
+                )
                 if e.recipient_only:
                     continue
                 break
@@ -527,7 +532,10 @@ def send_digest(
             )
             results.append(
                 MessageResult(
-                    r, tuple(items), msg["Message-ID"], "sent" if items else "nothing_new"
+                    r,
+                    tuple(items),
+                    msg["Message-ID"],
+                    DigestStatus.SENT if items else DigestStatus.NOTHING_NEW,
                 )
             )
         if errors:
@@ -537,16 +545,18 @@ def send_digest(
                 if not_tried
                 else ""
             )
-            sent = sum(1 for m in results if m.status in ("sent", "nothing_new"))
+            sent = sum(
+                1 for m in results if m.status in (DigestStatus.SENT, DigestStatus.NOTHING_NEW)
+            )
             raise DeliveryError(
                 f"digest {digest.name!r}: {errors[0]}{more}; {sent} message(s) delivered before; "
                 "nothing else was marked delivered and the next run sends what is pending"
             )
-        status = "ok"
+        status = DigestStatus.OK
         any_items = any(m.items for m in results)
         return DigestResult(
             digest.name,
-            "sent" if any_items else "nothing_new",
+            DigestStatus.SENT if any_items else DigestStatus.NOTHING_NEW,
             tuple(results),
             pending_left=max(0, pending_left),
         )
@@ -559,7 +569,7 @@ def send_digest(
         store.digests.end_lease(
             run_id,
             status,
-            sum(1 for m in results if m.status != "refused"),
+            sum(1 for m in results if m.status != DigestStatus.REFUSED),
             errors[0] if errors else None,
         )
 
@@ -603,10 +613,13 @@ def _preview(
                 raise StoreError(f"{path}: cannot write the message: {e}") from None
             return DigestResult(
                 digest.name,
-                "written",
+                DigestStatus.WRITTEN,
                 (
                     MessageResult(
-                        ", ".join(digest.recipients), tuple(items), msg["Message-ID"], "not_sent"
+                        ", ".join(digest.recipients),
+                        tuple(items),
+                        msg["Message-ID"],
+                        DigestStatus.NOT_SENT,
                     ),
                 ),
                 pending_left=left,
@@ -620,8 +633,10 @@ def _preview(
             left = max(left, len(items) - digest.max_items)
             items = items[: digest.max_items]
             if items or (digest.send_empty and not _got_message_since(con, digest, r, since)):
-                results.append(MessageResult(r, tuple(items), None, "would_send"))
-    return DigestResult(digest.name, "dry_run", tuple(results), pending_left=max(0, left))
+                results.append(MessageResult(r, tuple(items), None, DigestStatus.WOULD_SEND))
+    return DigestResult(
+        digest.name, DigestStatus.DRY_RUN, tuple(results), pending_left=max(0, left)
+    )
 
 
 def send_due_digests(
@@ -650,7 +665,7 @@ def send_due_digests(
         if immediate_only and not d.immediate:
             continue
         if not is_due(d, last_ok.get(d.name), now):
-            results.append(DigestResult(d.name, "not_due", next_due=_next_tick(d, now)))
+            results.append(DigestResult(d.name, DigestStatus.NOT_DUE, next_due=_next_tick(d, now)))
             continue
         try:
             results.append(
@@ -658,7 +673,7 @@ def send_due_digests(
             )
         except DeliveryError as e:
             failures.append(e)
-            results.append(DigestResult(d.name, "failed", error=str(e)))
+            results.append(DigestResult(d.name, DigestStatus.FAILED, error=str(e)))
     if failures:
         if len(failures) == 1:
             raise failures[0]

@@ -80,18 +80,20 @@ class SmtpConnection:
                 msg, from_addr=self.smtp.sender_address, to_addrs=[recipient]
             )
         except smtplib.SMTPRecipientsRefused as e:
-            err = DeliveryError(f"SMTP {self.where}: recipient {recipient} refused: {_reply(e)}")
-            err.recipient_only = True  # type: ignore[attr-defined]
-            raise err from None
+            raise DeliveryError(
+                f"SMTP {self.where}: recipient {recipient} refused: {_reply(e)}",
+                recipient_only=True,
+            ) from None
         except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as e:
             if e.smtp_code == 421:  # the server is closing the session
                 self.close()
                 raise DeliveryError(
                     f"SMTP {self.where}: server closed the session while sending to {recipient}: {_reply(e)}"
                 ) from None
-            err = DeliveryError(f"SMTP {self.where}: message to {recipient} refused: {_reply(e)}")
-            err.recipient_only = True  # type: ignore[attr-defined]
-            raise err from None
+            raise DeliveryError(
+                f"SMTP {self.where}: message to {recipient} refused: {_reply(e)}",
+                recipient_only=True,
+            ) from None
         except (smtplib.SMTPException, OSError) as e:
             self.close()
             raise DeliveryError(

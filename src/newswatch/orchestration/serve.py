@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from newswatch.errors import NewswatchError
 from newswatch.settings import ServeSettings, load_settings
 
 if TYPE_CHECKING:
@@ -63,14 +62,6 @@ __all__ = [
 ]
 
 Log = Callable[[str], None]
-
-
-class ServeError(NewswatchError):
-    """``serve`` could not start or keep its Prefect server."""
-
-    def __init__(self, message: str, *, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def load_serve_settings(config_dir: Path, environ: dict[str, str] | None = None) -> ServeSettings:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from newswatch.errors import FetchError
@@ -30,7 +30,7 @@ from newswatch.ingest.feeds import parse_feed
 from newswatch.ingest.fetch import Fetcher
 from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
-from newswatch.models import ArticleRecord, FeedEntry
+from newswatch.models import ArticleRecord, FeedEntry, FeedStatus, ProblemStage, RunStatus
 from newswatch.pipeline.extraction import PageJob, init_worker, process_page
 from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
@@ -49,13 +49,13 @@ ProgressFn = Callable[[str, int], None]
 
 
 def _utcnow() -> datetime:
-    return datetime.utcnow().replace(microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass
 class FeedOutcome:
     name: str
-    status: str  # ok / not_modified / unchanged / failed / broken
+    status: FeedStatus
     reason: str | None = None
     entries: int = 0
     new_entries: int = 0
@@ -78,18 +78,19 @@ class RunSummary:
         default_factory=list
     )  # immediate digests sent (or failed) after the pass
 
-    def count(self, status: str) -> int:
+    def count(self, status: FeedStatus) -> int:
         return sum(1 for f in self.feeds if f.status == status)
 
     @property
     def failing(self) -> list[FeedOutcome]:
-        return [f for f in self.feeds if f.status in ("failed", "broken")]
+        return [f for f in self.feeds if f.status in (FeedStatus.FAILED, FeedStatus.BROKEN)]
 
     def counts(self) -> dict[str, int]:
         return {
             "feeds_total": len(self.feeds),
-            "feeds_fetched": self.count("ok"),
-            "feeds_unchanged": self.count("not_modified") + self.count("unchanged"),
+            "feeds_fetched": self.count(FeedStatus.OK),
+            "feeds_unchanged": self.count(FeedStatus.NOT_MODIFIED)
+            + self.count(FeedStatus.UNCHANGED),
             "feeds_failed": len(self.failing),
             "entries_seen": self.entries_seen,
             "articles_new": self.articles_new,
@@ -301,7 +302,7 @@ class _Pass:
 
     async def poll_feed(self, fetcher: Fetcher, source: Source, state: SourceState | None) -> None:
         now = _utcnow()
-        outcome = FeedOutcome(name=source.name, status="ok")
+        outcome = FeedOutcome(name=source.name, status=FeedStatus.OK)
         try:
             try:
                 res = await fetcher.fetch(
@@ -311,19 +312,23 @@ class _Pass:
                     kind="feed",
                 )
             except FetchError as e:
-                outcome.status, outcome.reason = "failed", e.reason
+                outcome.status, outcome.reason = FeedStatus.FAILED, e.reason
                 self.record(
                     state,
-                    SourceUpdate(source.name, "failed", now, http_status=e.status, error=e.reason),
+                    SourceUpdate(
+                        source.name, FeedStatus.FAILED, now, http_status=e.status, error=e.reason
+                    ),
                     kind=e.kind,
                     retry_after=e.retry_after,
                 )
                 self.problems.append(
-                    Problem("feed", e.reason, source=source.name, url=source.url, kind=e.kind)
+                    Problem(
+                        ProblemStage.FEED, e.reason, source=source.name, url=source.url, kind=e.kind
+                    )
                 )
                 return
             if res.not_modified:
-                outcome.status = "not_modified"
+                outcome.status = FeedStatus.NOT_MODIFIED
                 self.record(
                     state,
                     SourceUpdate(
@@ -338,7 +343,7 @@ class _Pass:
                 return
             body_hash = hashlib.sha256(res.content).hexdigest()[:32]
             if state is not None and state.body_hash == body_hash:
-                outcome.status = "unchanged"
+                outcome.status = FeedStatus.UNCHANGED
                 self.record(
                     state,
                     SourceUpdate(
@@ -361,20 +366,28 @@ class _Pass:
             )
             if parsed.bozo and not parsed.entries and not parsed.skipped:
                 reason = f"not a usable feed: {parsed.bozo_reason}"
-                outcome.status, outcome.reason = "broken", reason
+                outcome.status, outcome.reason = FeedStatus.BROKEN, reason
                 self.record(
                     state,
-                    SourceUpdate(source.name, "broken", now, http_status=res.status, error=reason),
+                    SourceUpdate(
+                        source.name, FeedStatus.BROKEN, now, http_status=res.status, error=reason
+                    ),
                     kind="broken",
                 )
                 self.problems.append(
-                    Problem("parse", reason, source=source.name, url=source.url, kind="broken")
+                    Problem(
+                        ProblemStage.PARSE,
+                        reason,
+                        source=source.name,
+                        url=source.url,
+                        kind="broken",
+                    )
                 )
                 return
             for what, why in parsed.skipped:
                 self.problems.append(
                     Problem(
-                        "entry",
+                        ProblemStage.ENTRY,
                         f"{what}: {why}",
                         source=source.name,
                         url=source.url,
@@ -400,7 +413,7 @@ class _Pass:
                 state,
                 SourceUpdate(
                     source.name,
-                    "ok",
+                    FeedStatus.OK,
                     now,
                     http_status=res.status,
                     etag=res.etag,
@@ -414,7 +427,7 @@ class _Pass:
             if parsed.bozo:
                 self.problems.append(
                     Problem(
-                        "parse",
+                        ProblemStage.PARSE,
                         f"feed is malformed but usable: {parsed.bozo_reason}",
                         source=source.name,
                         url=source.url,
@@ -426,12 +439,16 @@ class _Pass:
                 await self.pages.put(item)
         except Exception as e:  # a bug or an unforeseen input must not stop the other feeds
             reason = f"internal error: {type(e).__name__}: {e}"
-            outcome.status, outcome.reason = "failed", reason
+            outcome.status, outcome.reason = FeedStatus.FAILED, reason
             self.record(
-                state, SourceUpdate(source.name, "failed", now, error=reason), kind="internal"
+                state,
+                SourceUpdate(source.name, FeedStatus.FAILED, now, error=reason),
+                kind="internal",
             )
             self.problems.append(
-                Problem("feed", reason, source=source.name, url=source.url, kind="internal")
+                Problem(
+                    ProblemStage.FEED, reason, source=source.name, url=source.url, kind="internal"
+                )
             )
         finally:
             self.summary.feeds.append(outcome)
@@ -459,7 +476,13 @@ class _Pass:
                 job = PageJob(entry, res.final_url, res.content, res.content_type, now)
             except FetchError as e:
                 self.problems.append(
-                    Problem("page", e.reason, source=entry.source, url=entry.link, kind=e.kind)
+                    Problem(
+                        ProblemStage.PAGE,
+                        e.reason,
+                        source=entry.source,
+                        url=entry.link,
+                        kind=e.kind,
+                    )
                 )
                 self.summary.pages_failed += 1
                 if (
@@ -482,7 +505,7 @@ class _Pass:
             self.refetch_feeds.add(entry.source)
             self.problems.append(
                 Problem(
-                    "extract",
+                    ProblemStage.EXTRACT,
                     f"internal error: {type(e).__name__}: {e}",
                     source=entry.source,
                     url=entry.link,
@@ -513,7 +536,7 @@ class _Pass:
 
         self.watchlist_version = Matcher.from_path(self.config.watchlist_path).version
         self.progress("feeds_total", len(sources))
-        status = "failed"
+        status = RunStatus.FAILED
         try:
             async with Fetcher(self.settings.fetch) as fetcher:
                 n_workers = min(
@@ -556,14 +579,14 @@ class _Pass:
                 age = await self.db(self.store.search.age)
                 if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:
                     await self.db(self.store.search.rebuild)
-            status = "completed"
+            status = RunStatus.COMPLETED
         finally:
-            self.close_pool(cancel=(status != "completed"))
+            self.close_pool(cancel=(status != RunStatus.COMPLETED))
             self.summary.finished_at = _utcnow()
-            if status == "completed":
+            if status == RunStatus.COMPLETED:
                 self.updates = [
                     replace(u, etag=None, last_modified=None, body_hash=None)
-                    if u.name in self.refetch_feeds and u.status == "ok"
+                    if u.name in self.refetch_feeds and u.status == FeedStatus.OK
                     else u
                     for u in self.updates
                 ]
@@ -639,7 +662,7 @@ def _send_immediate_alerts(config: Config, store: Store, summary: RunSummary) ->
     except DeliveryError as e:
         summary.alerts.append(f"failed: {e}")
         store.runs.record_problems(
-            [Problem("digest", str(e), kind="delivery")], run_id=summary.run_id
+            [Problem(ProblemStage.DIGEST, str(e), kind="delivery")], run_id=summary.run_id
         )
 
 

@@ -161,7 +161,7 @@ class Articles:
 
         mentions = mentions_table((r.article_id, m) for r in recs for m in r.flag.mentions)
         flagged = [r for r in recs if r.flag.flagged]
-        now = datetime.utcnow()
+        now = datetime.now(UTC).replace(tzinfo=None)
         flags = pa.table(
             {
                 "article_id": [r.article_id for r in flagged],

@@ -61,7 +61,7 @@ class Digests:
                 lambda con: con.execute(
                     "UPDATE digest_runs SET status = ?, finished_at = ?, messages = ?, error = ? "
                     "WHERE run_id = ?",
-                    [status, _utcnow(), messages, error, run_id],
+                    [str(status), _utcnow(), messages, error, run_id],
                 )
             )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -40,7 +40,7 @@ class Leases:
             return []
 
         def claim(con: duckdb.DuckDBPyConnection) -> list[str]:
-            t = now or datetime.utcnow()
+            t = now or datetime.now(UTC).replace(tzinfo=None)
             con.execute(
                 "DELETE FROM feed_leases WHERE list_contains(?::VARCHAR[], name) "
                 "AND (leased_until <= ? OR owner = ?)",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 
+from newswatch.models import ProblemStage, RunStatus
 from newswatch.store.engine import Engine
 
 __all__ = ["Problem", "Runs", "insert_problems"]
@@ -15,7 +16,7 @@ __all__ = ["Problem", "Runs", "insert_problems"]
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    stage: str  # feed / parse / entry / page / extract / store
+    stage: ProblemStage
     reason: str
     source: str | None = None
     url: str | None = None
@@ -27,10 +28,10 @@ def insert_problems(
 ) -> None:
     if not problems:
         return
-    now = datetime.utcnow()
+    now = datetime.now(UTC).replace(tzinfo=None)
     con.executemany(
         "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(run_id, now, p.source, p.url, p.stage, p.kind, p.reason[:2000]) for p in problems],
+        [(run_id, now, p.source, p.url, str(p.stage), p.kind, p.reason[:2000]) for p in problems],
     )
 
 
@@ -50,7 +51,7 @@ class Runs:
         )
 
     def finish(
-        self, run_id: str, *, status: str, finished_at: datetime, counts: dict[str, int]
+        self, run_id: str, *, status: RunStatus, finished_at: datetime, counts: dict[str, int]
     ) -> None:
         cols = [
             "feeds_fetched",
@@ -64,7 +65,7 @@ class Runs:
         self.store.run_in_transaction(
             lambda con: con.execute(
                 f"UPDATE runs SET status = ?, finished_at = ?, {', '.join(c + ' = ?' for c in cols)} WHERE run_id = ?",
-                [status, finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
+                [str(status), finished_at, *[int(counts.get(c, 0)) for c in cols], run_id],
             )
         )
 

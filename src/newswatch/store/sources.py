@@ -9,6 +9,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from newswatch.models import FeedStatus
 from newswatch.settings import Source, StorySettings
 from newswatch.store.engine import Engine
 from newswatch.store.runs import Problem, insert_problems
@@ -59,7 +60,7 @@ class SourceUpdate:
     """The outcome of polling one feed, written at the end of a pass."""
 
     name: str
-    status: str  # ok / not_modified / unchanged / failed / broken
+    status: FeedStatus
     polled_at: datetime
     http_status: int | None = None
     error: str | None = None
@@ -153,18 +154,18 @@ class Sources:
             # 'unchanged' refresh what the server sent; a failure keeps what was there
             return (
                 "keep"
-                if u.status in ("failed", "broken")
-                else ("set" if u.status == "ok" else "merge")
+                if u.status in (FeedStatus.FAILED, FeedStatus.BROKEN)
+                else ("set" if u.status == FeedStatus.OK else "merge")
             )
 
         S, I, F, T, B = pa.string(), pa.int64(), pa.float64(), pa.timestamp("us"), pa.bool_()
         cols = {
             "name": (S, lambda u: u.name),
-            "status": (S, lambda u: u.status),
+            "status": (S, lambda u: str(u.status)),
             "http_status": (I, lambda u: u.http_status),
             "error": (S, lambda u: u.error),
             "polled_at": (T, lambda u: u.polled_at),
-            "failed": (B, lambda u: u.status in ("failed", "broken")),
+            "failed": (B, lambda u: u.status in (FeedStatus.FAILED, FeedStatus.BROKEN)),
             "new_items": (I, lambda u: u.new_items),
             "mode": (S, mode),
             "etag": (S, lambda u: u.etag),

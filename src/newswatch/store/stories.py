@@ -7,7 +7,7 @@ here they are matched against ``story_bands`` within the window and stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -60,7 +60,7 @@ def assign_stories(
     st = settings
     if not items:
         return {}
-    now = datetime.utcnow()
+    now = datetime.now(UTC).replace(tzinfo=None)
     uniq: dict[str, StoryItem] = {}
     for it in items:
         uniq.setdefault(it.article_id, it)
