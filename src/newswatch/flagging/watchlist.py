@@ -22,9 +22,34 @@ A watchlist is data an analyst edits; :mod:`newswatch.flagging.matcher` compiles
         weight: 2.0
 
 Phrases: case and accents do not matter; a trailing ``*`` matches any word ending
-(``Hisbollah*`` matches "Hisbollahs"). Languages are keys for the reader and for the
-evaluation; every phrase is looked for in every article (names travel across languages).
-``exclude`` may be a list (all languages) or a mapping per language, like ``aliases``.
+(``Hisbollah*`` matches "Hisbollahs"). There are no regular expressions: a phrase that
+looks like one (``Hez(b|bb)ollah``, ``[ou]``) is refused; list each spelling instead.
+
+Languages: an actor's aliases are looked for in every article, whatever its language
+(names travel), but an allegation's terms, cues and ``not`` terms count only in text of
+their own language (``former`` in a French list never fires on English text). The key
+``any`` means every language. When an article's language is unknown, or is one the
+watchlist has no terms for, every language's terms count.
+
+An alias may carry conditions (a *context rule*), for names that are also common words
+or that another group bears too::
+
+    aliases:
+      tr:
+        - Hizbullah*
+        - phrase: Hizbullah*                  # Turkey's Kurdish Hizbullah is another group
+          unless: [HÜDA PAR, Velioğlu, Diyarbakır]
+          window: article                     # anywhere in the title or text
+      fa:
+        - phrase: جهاد سازندگی                 # Iran's own Construction Jihad, unless…
+          near: [لبنان]                        # …a context word is near
+          near_actors: [hezbollah]             # …or a mention of another actor
+          window: {within_words: 8}            # default: same_sentence
+      zh:
+        - {phrase: 朝鲜, same_language: true}  # only in Chinese text (Japanese 朝鮮 ≠ DPRK)
+
+When the same phrase is listed under several languages, the entry of the article's own
+language decides; in an article of another or unknown language, any entry may.
 
 :func:`load_watchlist` raises :class:`~newswatch.errors.ConfigError` naming the entry,
 e.g. ``actors[3] (id: 'komid').aliases.ko[0]: must not be empty``.
@@ -32,6 +57,7 @@ e.g. ``actors[3] (id: 'komid').aliases.ko[0]: must not be empty``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -43,7 +69,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -55,21 +83,39 @@ from newswatch.settings import read_yaml
 
 __all__ = [
     "Actor",
+    "AliasRule",
     "Allegation",
     "Near",
     "Rule",
     "Watchlist",
+    "Window",
+    "did_you_mean",
     "load_watchlist",
     "parse_watchlist",
+    "unknown_id_message",
 ]
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _LANG = re.compile(r"^(?:[a-z]{2,3}|any)$")
 
 
+# characters that mean something in a regular expression and nothing in a phrase
+_REGEX_CHARS = "()[]{}|\\^$?+"
+
+
 def _check_phrase(v: str) -> str:
     v = v.strip()
     core = v.removesuffix("*")
+    found = [c for c in _REGEX_CHARS if c in core]
+    if ".*" in v:
+        found.insert(0, ".*")
+    if found:
+        shown = ", ".join(f"'{c}'" for c in found)
+        raise ValueError(
+            f"looks like a regular expression ({shown}): the watchlist has no regular "
+            "expressions; list each spelling as its own phrase (Hezbollah, Hizbollah), "
+            "and end a phrase with * for any word ending"
+        )
     if not normalize_phrase(core).replace("'", "").strip():
         raise ValueError("must not be empty (a phrase needs at least one letter or digit)")
     if "*" in core:
@@ -119,13 +165,109 @@ def _check_id(v: str) -> str:
     return v
 
 
+def _one_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+def _window(v: Any) -> Any:
+    if v is None or v == "same_sentence":
+        return {}
+    if v == "article":
+        return {"article": True}
+    if isinstance(v, str):
+        raise ValueError(
+            "must be same_sentence, article, {within_words: N} or {within_sentences: N}"
+        )
+    return v
+
+
+class Window(_Model):
+    """Where an alias's context words must stand: same sentence, N words, N sentences or
+    anywhere in the article (title and text)."""
+
+    within_words: int | None = Field(None, ge=1)
+    within_sentences: int | None = Field(None, ge=0)
+    article: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> Window:
+        given = [self.within_words is not None, self.within_sentences is not None, self.article]
+        if sum(given) > 1:
+            raise ValueError("give one of within_words, within_sentences or article")
+        return self
+
+    def describe(self) -> str:
+        if self.article:
+            return "anywhere in the article"
+        if self.within_words is not None:
+            return f"within {self.within_words} words"
+        if self.within_sentences:
+            return f"within {self.within_sentences} sentences"
+        return "in the same sentence"
+
+
+class AliasRule(_Model):
+    """An alias that counts only under conditions (a context rule).
+
+    ``near`` / ``near_actors``: one of these context phrases, or a mention of one of these
+    actors, must stand within ``window``; ``unless``: none of these phrases may;
+    ``same_language``: the alias counts only in text of its own language.
+    """
+
+    phrase: Phrase
+    near: Annotated[tuple[Phrase, ...], BeforeValidator(_one_list)] = ()
+    near_actors: Annotated[tuple[str, ...], BeforeValidator(_one_list)] = ()
+    unless: Annotated[tuple[Phrase, ...], BeforeValidator(_one_list)] = ()
+    window: Annotated[Window, BeforeValidator(_window)] = Window()
+    same_language: bool = False
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> AliasRule:
+        if not (self.near or self.near_actors or self.unless or self.same_language):
+            raise ValueError(
+                "a context rule needs near, near_actors, unless or same_language "
+                "(without them, write the phrase alone)"
+            )
+        return self
+
+    def describe(self) -> str:
+        parts = []
+        if self.near or self.near_actors:
+            what = [*self.near, *(f"actor {a}" for a in self.near_actors)]
+            parts.append("needs " + " or ".join(what) + " " + self.window.describe())
+        if self.unless:
+            parts.append("not with " + " or ".join(self.unless) + " " + self.window.describe())
+        if self.same_language:
+            parts.append("only in its own language")
+        return "; ".join(parts)
+
+
+def _entry_kind(v: Any) -> str:
+    return "rule-entry" if isinstance(v, (dict, AliasRule)) else "phrase-entry"
+
+
+_ENTRY_TAGS = ("rule-entry", "phrase-entry")  # pydantic's names for the branches (not shown)
+AliasEntry = Annotated[
+    Annotated[Phrase, Tag("phrase-entry")] | Annotated[AliasRule, Tag("rule-entry")],
+    Discriminator(_entry_kind),
+]
+AliasPhrases = dict[LangKey, tuple[AliasEntry, ...]]
+
+
+def _alias_one_or_many(v: Any) -> Any:
+    """``en: Hamas`` or ``en: {phrase: …}``: one entry, as a list."""
+    if isinstance(v, dict):
+        return {k: [x] if isinstance(x, (str, dict)) else x for k, x in v.items()}
+    return v
+
+
 class Actor(_Model):
     """A tracked actor: a state, organisation or company, under every name it goes by."""
 
     id: Annotated[str, AfterValidator(_check_id)]
     name: str = Field(min_length=1)
     description: str | None = None
-    aliases: Annotated[Phrases, BeforeValidator(_one_or_many)]
+    aliases: Annotated[AliasPhrases, BeforeValidator(_alias_one_or_many)]
     exclude: Annotated[
         Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)
     ] = {}
@@ -133,10 +275,21 @@ class Actor(_Model):
 
     @field_validator("aliases")
     @classmethod
-    def _some_alias(cls, v: Phrases) -> Phrases:
+    def _some_alias(cls, v: AliasPhrases) -> AliasPhrases:
         if not any(v.values()):
             raise ValueError("an actor needs at least one alias")
         return v
+
+    def alias_entries(self) -> list[tuple[str, str, AliasRule | None]]:
+        """Every alias as ``(language, phrase, context rule or None)``."""
+        out: list[tuple[str, str, AliasRule | None]] = []
+        for lang, entries in self.aliases.items():
+            for e in entries:
+                if isinstance(e, AliasRule):
+                    out.append((lang, e.phrase, e))
+                else:
+                    out.append((lang, e, None))
+        return out
 
 
 class Near(_Model):
@@ -251,7 +404,7 @@ def _label(loc: tuple[Any, ...], data: Any) -> str:
                 node = None
             parts.append(label)
         else:
-            if item in ("function-after[_check_phrase(), str]",) or str(item).startswith(
+            if item in _ENTRY_TAGS or str(item).startswith(
                 ("function-", "literal[", "tuple[", "str")
             ):
                 continue  # pydantic's names for union branches, not places in the file
@@ -287,6 +440,24 @@ def _check_references(wl: Watchlist, data: Any, file: str) -> None:
                 raise ConfigError(f"duplicate id (also at {seen[item.id]})", file=file, entry=where)
             seen[item.id] = where
     actor_ids = {a.id for a in wl.actors}
+    for i, actor in enumerate(wl.actors):
+        for lang, entries in actor.aliases.items():
+            for j, e in enumerate(entries):
+                if not isinstance(e, AliasRule):
+                    continue
+                for k, aid in enumerate(e.near_actors):
+                    if aid not in actor_ids or aid == actor.id:
+                        msg = (
+                            f"an alias cannot need its own actor {aid!r}"
+                            if aid == actor.id
+                            else unknown_id_message("actor", aid, actor_ids)
+                        )
+                        raise ConfigError(
+                            msg,
+                            file=file,
+                            entry=f"actors[{i}] (id: {actor.id!r}).aliases.{lang}[{j}]"
+                            f".near_actors[{k}]",
+                        )
     for i, al in enumerate(wl.allegations):
         where = f"allegations[{i}] (id: {al.id!r}).rule"
         lists = [
@@ -296,12 +467,33 @@ def _check_references(wl: Watchlist, data: Any, file: str) -> None:
         for key, ids in lists:
             for j, aid in enumerate(ids):
                 if aid not in actor_ids:
-                    known = ", ".join(sorted(actor_ids))
                     raise ConfigError(
-                        f"unknown actor id {aid!r} (known: {known})",
+                        unknown_id_message("actor", aid, actor_ids),
                         file=file,
                         entry=f"{where}.{key}[{j}]",
                     )
+
+
+def did_you_mean(word: str, choices: Any) -> str | None:
+    """The known id closest to ``word`` (a typo, another spelling), or None."""
+    choices = sorted(set(choices))
+    w = word.strip().lower().replace("-", "_").replace(" ", "_")
+    if w in choices:
+        return w
+    close = difflib.get_close_matches(w, choices, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    # a prefix or a part: "korea" -> north_korea, "jihad" -> jihad_construction_foundation
+    parts = [c for c in choices if w and (c.startswith(w) or f"_{w}" in c or w in c.split("_"))]
+    return parts[0] if len(parts) == 1 else None
+
+
+def unknown_id_message(kind: str, word: str, choices: Any) -> str:
+    """``unknown actor id 'hezbolah' (did you mean 'hezbollah'?)``, else the known ids."""
+    guess = did_you_mean(word, choices)
+    if guess is not None:
+        return f"unknown {kind} id {word!r} (did you mean {guess!r}?)"
+    return f"unknown {kind} id {word!r} (known: {', '.join(sorted(set(choices)))})"
 
 
 def load_watchlist(path: Path | str) -> Watchlist:
