@@ -1,0 +1,144 @@
+"""A story: every copy of one report, on a timeline, with the sentences that were flagged."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from newswatch.web import charts
+from newswatch.web.render import json_response, page
+from newswatch.web.security import clean_text, safe_url
+from newswatch.web.views.common import workbench
+
+__all__ = ["sentence_segments", "story_page"]
+
+MAX_COPIES = 500
+MAX_SENTENCES = 30
+
+
+def sentence_segments(sentence: str, matched: list[str]) -> list[tuple[str, bool]]:
+    """The sentence as (text, matched) pieces: every occurrence of the matched words (the
+    sentence is stored apart from the field's offsets, so the words are found in it)."""
+    low = sentence.casefold()
+    same_len = len(low) == len(sentence)
+    found: list[tuple[int, int]] = []
+    for m in {m for m in matched if m and m.strip()}:
+        hay, needle = (low, m.casefold()) if same_len else (sentence, m)
+        i = hay.find(needle)
+        while i >= 0:
+            found.append((i, i + len(needle)))
+            i = hay.find(needle, i + 1)
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(found):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    out, pos = [], 0
+    for s, e in merged:
+        if s > pos:
+            out.append((sentence[pos:s], False))
+        out.append((sentence[s:e], True))
+        pos = e
+    if pos < len(sentence):
+        out.append((sentence[pos:], False))
+    return out
+
+
+def story_page(request: Request) -> Response:
+    wb = workbench(request)
+    story_id = request.path_params["story_id"]
+    fmt = "json" if story_id.endswith(".json") else "html"
+    story_id = story_id.removesuffix(".json")
+    with wb.reader() as con:
+        cur = con.execute(
+            f"""
+            SELECT a.article_id, a.source, a.language, a.title, a.canonical_url, a.published_at,
+                   a.fetched_at, coalesce(a.published_at, a.fetched_at) AS t, a.extraction,
+                   f.score, f.actors, f.allegations, f.article_id IS NOT NULL AS flagged
+            FROM articles a LEFT JOIN flags f ON f.article_id = a.article_id
+            WHERE a.story_id = ?
+            ORDER BY t, a.fetched_at, a.article_id LIMIT {MAX_COPIES}
+            """,
+            [story_id],
+        )
+        cols = [d[0] for d in cur.description or ()]
+        copies = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        if not copies:
+            raise HTTPException(404, f"No story {story_id!r} in this database.")
+        ids = [c["article_id"] for c in copies]
+        ev = con.execute(
+            """
+            SELECT sentence, field, list(DISTINCT kind || ':' || entity_id) AS entities,
+                   list(DISTINCT matched_text) AS matched, max(weight) AS weight,
+                   arg_min(article_id, weight) AS article_id, count(DISTINCT article_id) AS copies
+            FROM mentions
+            WHERE article_id IN (SELECT unnest(?::VARCHAR[])) AND sentence IS NOT NULL
+              AND sentence <> ''
+            GROUP BY sentence, field
+            ORDER BY bool_or(kind = 'allegation') DESC, max(weight) DESC, sentence
+            LIMIT ?
+            """,
+            [ids, MAX_SENTENCES],
+        ).fetchall()
+    by_id = {c["article_id"]: c for c in copies}
+    evidence = []
+    for sentence, fld, entities, matched, weight, aid, n in ev:
+        evidence.append(
+            {
+                "sentence": sentence,
+                "field": fld,
+                "entities": sorted(entities),
+                "segments": sentence_segments(sentence, list(matched)),
+                "weight": weight,
+                "article_id": aid,
+                "source": by_id.get(aid, {}).get("source"),
+                "copies": n,
+            }
+        )
+    first = copies[0]
+    for c in copies:
+        c["link"] = safe_url(c["canonical_url"])
+    title = next((c["title"] for c in copies if c["title"]), None)
+    actors = sorted({x for c in copies for x in (c["actors"] or ())})
+    allegations = sorted({x for c in copies for x in (c["allegations"] or ())})
+    if fmt == "json":
+        return json_response(
+            {
+                "story_id": story_id,
+                "title": title,
+                "first_report": first["article_id"],
+                "copies": copies,
+                "evidence": evidence,
+            }
+        )
+    tl = charts.timeline(
+        [
+            (
+                c["t"],
+                f"{clean_text(c['source'])} ({c['language'] or '?'})",
+                f"/articles/{c['article_id']}",
+            )
+            for c in copies[:60]
+        ]
+    )
+    return page(
+        request,
+        "story.html",
+        {
+            "story_id": story_id,
+            "title": title,
+            "copies": copies,
+            "first": first,
+            "evidence": evidence,
+            "timeline": tl,
+            "actors": actors,
+            "allegations": allegations,
+            "sources": sorted({c["source"] for c in copies}),
+            "languages": sorted({c["language"] or "?" for c in copies}),
+            "truncated": len(copies) >= MAX_COPIES,
+            "nav": "articles",
+            "data_links": {"JSON": f"/stories/{story_id}.json"},
+        },
+    )

@@ -1,0 +1,196 @@
+"""Trends: small multiples of stories per day, spikes marked, and who is tied to what.
+
+    /trends?days=30&end=2026-11-21&kind=actor|allegation&scale=shared|own
+
+One small chart per tracked actor and allegation, all on the same time axis (``scale=shared``
+puts them on the same count axis too), integer counts of distinct stories per day from the
+``daily_trends`` view, spike days from ``spikes``. A bar is a link to that day's stories.
+Below, the actor × allegation matrix: distinct stories in the period naming both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from newswatch.reports.trends import last_day, spike_rows, trend_rows
+from newswatch.web import charts
+from newswatch.web.render import csv_response, json_response, page, qs
+from newswatch.web.views.common import fmt_of, int_param, utcnow, workbench
+
+__all__ = ["trends_page"]
+
+PERIODS = (7, 14, 30, 90, 180, 365)
+
+
+def trends_page(request: Request) -> Response:
+    wb = workbench(request)
+    fmt = fmt_of(request)
+    params = request.query_params
+    days = int_param(request, "days", 30, 1, 730)
+    kind = params.get("kind") if params.get("kind") in ("actor", "allegation") else None
+    scale = "shared" if params.get("scale") == "shared" else "own"
+    end: date | None = None
+    if params.get("end"):
+        try:
+            end = date.fromisoformat(params["end"])
+        except ValueError:
+            end = None
+    with wb.reader() as con:
+        end = end or last_day(con) or utcnow().date()
+        start, end, rows = trend_rows(con, days=days, end=end)
+        spikes = spike_rows(con, days=days, end=end)
+        matrix_rows = con.execute(
+            """
+            WITH f AS (
+                SELECT a.story_id, f.actors, f.allegations
+                FROM flags f JOIN articles a ON a.article_id = f.article_id
+                WHERE coalesce(a.published_at, a.fetched_at) >= ?
+                  AND coalesce(a.published_at, a.fetched_at) < ?
+            )
+            SELECT actor_id, allegation_id, count(DISTINCT story_id)
+            FROM (SELECT story_id, unnest(list_distinct(actors)) AS actor_id, allegations FROM f),
+                 unnest(list_distinct(allegations)) AS g(allegation_id)
+            GROUP BY ALL
+            """,
+            [start, end + timedelta(days=1)],
+        ).fetchall()
+    by_key = {(r.kind, r.entity_id): r for r in rows}
+    spikes_by: dict[tuple[str, str], list[Any]] = {}
+    for s in spikes:
+        spikes_by.setdefault((s.kind, s.entity_id), []).append(s)
+    entities = list(wb.entities())
+    known = {(k, e) for k, e, _ in entities}
+    entities += [
+        (r.kind, r.entity_id, r.entity_id) for r in rows if (r.kind, r.entity_id) not in known
+    ]
+    if kind:
+        entities = [e for e in entities if e[0] == kind]
+
+    if fmt in ("json", "csv"):
+        out = []
+        for k, eid, _ in entities:
+            r = by_key.get((k, eid))
+            series = list(r.series) if r else [0] * days
+            out.append((k, eid, series))
+        if fmt == "json":
+            return json_response(
+                {
+                    "start": start,
+                    "end": end,
+                    "series": [
+                        {
+                            "kind": k,
+                            "entity_id": e,
+                            "stories": s,
+                            "spikes": [x.day for x in spikes_by.get((k, e), [])],
+                        }
+                        for k, e, s in out
+                    ],
+                    "cooccurrence": [
+                        {"actor_id": a, "allegation_id": g, "stories": n} for a, g, n in matrix_rows
+                    ],
+                }
+            )
+        flat = [
+            {
+                "day": start + timedelta(days=i),
+                "kind": k,
+                "entity_id": e,
+                "stories": n,
+                "spike": (start + timedelta(days=i)) in {x.day for x in spikes_by.get((k, e), [])},
+            }
+            for k, e, s in out
+            for i, n in enumerate(s)
+        ]
+        return csv_response(["day", "kind", "entity_id", "stories", "spike"], flat, "trends.csv")
+
+    shared_max = max((max(r.series) for r in rows), default=1) if scale == "shared" else None
+    multiples = []
+    for k, eid, name in entities:
+        r = by_key.get((k, eid))
+        series = list(r.series) if r else [0] * days
+        sp = spikes_by.get((k, eid), [])
+        key = "actor" if k == "actor" else "allegation"
+
+        def href(d: date, n: int, key: str = key, eid: str = eid) -> str | None:
+            return "/articles" + qs({key: eid, "day": d.isoformat()}) if n else None
+
+        multiples.append(
+            {
+                "kind": k,
+                "id": eid,
+                "name": name,
+                "stories": r.stories if r else 0,
+                "articles": r.articles if r else 0,
+                "spikes": sp,
+                "chart": charts.bars(
+                    start,
+                    series,
+                    width=310,
+                    height=96,
+                    spikes=[s.day for s in sp],
+                    href=href,
+                    y_max=shared_max,
+                ),
+                "url": "/articles"
+                + qs({key: eid, "from": start.isoformat(), "to": end.isoformat()}),
+            }
+        )
+    actors = [e for e in wb.entities() if e[0] == "actor"]
+    allegations = [e for e in wb.entities() if e[0] == "allegation"]
+    seen_a = {a for a, _, _ in matrix_rows}
+    seen_g = {g for _, g, _ in matrix_rows}
+    actors += [("actor", a, a) for a in sorted(seen_a - {x[1] for x in actors})]
+    allegations += [("allegation", g, g) for g in sorted(seen_g - {x[1] for x in allegations})]
+    cells = {(a, g): int(n) for a, g, n in matrix_rows}
+    top = max(cells.values(), default=0)
+    matrix = [
+        {
+            "id": a[1],
+            "name": a[2],
+            "cells": [
+                {
+                    "allegation": g[1],
+                    "n": cells.get((a[1], g[1]), 0),
+                    "level": charts.heat_level(cells.get((a[1], g[1]), 0), top),
+                    "url": "/articles"
+                    + qs(
+                        [
+                            ("actor", a[1]),
+                            ("allegation", g[1]),
+                            ("from", start.isoformat()),
+                            ("to", end.isoformat()),
+                        ]
+                    ),
+                }
+                for g in allegations
+            ],
+        }
+        for a in actors
+    ]
+    base = [("days", days), ("end", end.isoformat()), ("kind", kind), ("scale", scale)]
+    return page(
+        request,
+        "trends.html",
+        {
+            "multiples": multiples,
+            "matrix": matrix,
+            "matrix_allegations": allegations,
+            "start": start,
+            "end": end,
+            "days": days,
+            "periods": PERIODS,
+            "kind": kind,
+            "scale": scale,
+            "base": base,
+            "prev_end": (end - timedelta(days=days)).isoformat(),
+            "next_end": (end + timedelta(days=days)).isoformat(),
+            "spike_count": len(spikes),
+            "nav": "trends",
+            "data_links": {"JSON": "/trends.json" + qs(base), "CSV": "/trends.csv" + qs(base)},
+        },
+    )
