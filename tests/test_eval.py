@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from newswatch.cli.flag import register
+from newswatch.errors import ConfigError
 from newswatch.flagging.evaluate import (
     EvalReport,
     Scores,
@@ -17,17 +18,19 @@ from newswatch.flagging.evaluate import (
     load_eval_set,
     load_thresholds,
 )
-from newswatch.flagging.matcher import Matcher
+from newswatch.flagging.matcher import Matcher, canonical_language
 from newswatch.flagging.watchlist import load_watchlist
 
 ROOT = Path(__file__).parent.parent
 EVAL = ROOT / "tests" / "eval"
 CONFIG = ROOT / "config"
 FLOORS = {
-    ("micro", "actors"): 0.95,
+    ("micro", "actors"): 0.97,
     ("micro", "allegations"): 0.85,
-    ("per_language", "actors"): 0.85,
+    ("per_language", "actors"): 0.9,
 }
+LANGUAGES = {"en", "ko", "ar", "he", "fr", "de", "es", "ru", "ja", "zh", "fa", "tr", "id"}
+NEGATIVE_NOTES = ("near miss", "hard negative")
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +38,74 @@ def report() -> EvalReport:
     return evaluate(EVAL, Matcher.from_path(CONFIG / "watchlist.yaml"))
 
 
+def _group(lang: str) -> str:
+    return canonical_language(lang) or lang  # Malay passages count with Indonesian
+
+
 def test_labelled_set_is_broad():
     items = load_eval_set(EVAL)
-    assert len(items) >= 100
-    langs = Counter(it.language for it in items)
-    assert {"en", "ko", "ar", "he", "fr", "de", "ru", "es"} <= set(langs)
-    assert min(langs.values()) >= 10
+    assert len(items) >= 200
+    langs = Counter(_group(it.language) for it in items)
+    assert set(langs) == LANGUAGES
+    assert min(langs.values()) >= 10, langs
     notes = " ".join(it.note or "" for it in items)
-    for kind in ("near miss", "actor only"):
+    for kind in ("near miss", "actor only", "hard negative"):
         assert kind in notes
-    assert sum(1 for it in items if not it.actors) >= 20  # passages that must stay unflagged
+    assert sum(1 for it in items if not it.actors) >= 40  # passages that must stay unflagged
+    # every language has hard negatives: passages with no actor at all, or a near miss
+    for lang in LANGUAGES:
+        negatives = [
+            it
+            for it in items
+            if _group(it.language) == lang
+            and (not it.actors or (it.note or "").startswith(NEGATIVE_NOTES))
+        ]
+        assert len(negatives) >= 3, lang
 
 
 def test_scores_meet_the_floor(report):
-    assert report.micro_actors.f1 >= 0.95
+    assert report.micro_actors.f1 >= 0.97
     assert report.micro_allegations.f1 >= 0.85
     for lang, sc in report.languages_actors.items():
-        assert sc.f1 >= 0.85, lang
+        assert sc.f1 >= 0.9, lang
+    non_english = Scores()
+    for lang, sc in report.languages_actors.items():
+        if lang != "en":
+            non_english.tp += sc.tp
+            non_english.fn += sc.fn
+    assert non_english.recall >= 0.95
+
+
+def test_no_actor_is_raised_on_a_hard_negative():
+    m = Matcher.from_path(CONFIG / "watchlist.yaml")
+    wrong = []
+    for it in load_eval_set(EVAL):
+        if not (it.note or "").startswith(NEGATIVE_NOTES):
+            continue
+        found = set(m.match(it.text, title=it.title, language=it.language).actors)
+        if found - it.actors:
+            wrong.append((it.id, sorted(found - it.actors)))
+    assert wrong == []
 
 
 def test_thresholds_in_the_repo_are_at_least_the_floor(report):
     limits = load_thresholds(EVAL / "thresholds.yaml")
     for (scope, group), floor in FLOORS.items():
         assert limits[scope][group]["f1"] >= floor
+    # every language of the set has its own thresholds, at least the per-language floor
+    for lang in LANGUAGES:
+        assert limits[f"language:{lang}"]["actors"]["f1"] >= FLOORS[("per_language", "actors")]
+        assert "allegations" in limits[f"language:{lang}"]
     assert check_thresholds(report, limits) == []
+
+
+def test_a_language_threshold_fails_alone(report, tmp_path):
+    t = tmp_path / "t.yaml"
+    t.write_text("languages:\n  ja: {allegations: {precision: 1.01}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"languages\.ja\.allegations\.precision"):
+        load_thresholds(t)
+    t.write_text("languages:\n  xx: {actors: {f1: 0.5}}\n  ja: {actors: {f1: 0.5}}\n")
+    assert check_thresholds(report, load_thresholds(t)) == ["actors f1 (xx) 0.000 < 0.500"]
 
 
 def test_thresholds_catch_a_weaker_watchlist(tmp_path):
@@ -132,7 +179,8 @@ def test_flag_several_paths_jsonl_in_order_and_html(app, tmp_path):
     b = tmp_path / "b.html"
     b.write_text(
         "<html><head><title>하마스 소식</title><script>var Hezbollah=1;</script></head><body>"
-        "<article><p>북한 교관들이 하마스 대원들에게 전술 훈련을 해줬다는 증언이 나왔다.</p></article></body></html>",
+        "<article><p>북한 교관들이 하마스 대원들에게 전술 훈련을 해줬다는 증언이 나왔다.</p>"
+        "</article></body></html>",
         encoding="utf-8",
     )
     r = runner.invoke(app, ["flag", "-c", str(CONFIG), "--format", "jsonl", str(a), str(b)])
@@ -172,7 +220,7 @@ def test_eval_command_passes_and_fails_on_thresholds(app, tmp_path):
     assert "micro" in r.stdout and "actors" in r.stdout and "ko" in r.stdout
     r = runner.invoke(app, ["eval", "-c", str(CONFIG), "--format", "json", str(EVAL)])
     d = json.loads(r.stdout)
-    assert d["micro"]["actors"]["f1"] >= 0.95 and d["below_thresholds"] == []
+    assert d["micro"]["actors"]["f1"] >= 0.97 and d["below_thresholds"] == []
     # a subset with an impossible threshold must exit 1 and say why
     strict = tmp_path / "strict.yaml"
     strict.write_text("micro: {allegations: {precision: 1.0, recall: 1.0}}\n", encoding="utf-8")

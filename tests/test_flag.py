@@ -72,7 +72,9 @@ def actors(m, text, title=None):
         ("Alma Center", {"alma_center"}),
         ("Alma Center, Wisconsin", set()),
         ("Iran's Construction Jihad", {"iran"}),
-        ("Construction Jihad", {"jihad_construction_foundation"}),
+        # a context rule: Hezbollah's construction arm only with Hezbollah or Lebanon near
+        ("Construction Jihad", set()),
+        ("Hezbollah's Construction Jihad", {"hezbollah", "jihad_construction_foundation"}),
         ("Kataib Hezbollah", set()),
         ("Pyongyang-style noodles", set()),
         ("Pyongyang said", {"north_korea"}),

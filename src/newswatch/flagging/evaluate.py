@@ -13,7 +13,9 @@ actor, per allegation, per language (actors and allegations separately) and micr
 Thresholds (``thresholds.yaml`` beside the set) say which numbers a change may not go below::
 
     micro: {actors: {f1: 0.95}, allegations: {f1: 0.85}}
-    per_language: {actors: {f1: 0.85}}
+    per_language: {actors: {f1: 0.85}}          # every language
+    languages:                                  # one language, stricter or looser
+      ja: {actors: {f1: 0.95, recall: 0.95}}
 """
 
 from __future__ import annotations
@@ -229,21 +231,35 @@ _METRICS = ("precision", "recall", "f1")
 
 
 def load_thresholds(path: Path | str) -> dict[str, dict[str, dict[str, float]]]:
-    """Read ``thresholds.yaml``: {micro|per_language: {actors|allegations: {metric: min}}}."""
+    """Read ``thresholds.yaml``: {micro|per_language: {actors|allegations: {metric: min}}},
+    and ``languages: {xx: {...}}`` (kept as scope ``language:xx``)."""
     path = Path(path)
     data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping", file=str(path))
     out: dict[str, dict[str, dict[str, float]]] = {}
+    sections: list[tuple[str, str, Any]] = []
     for scope, groups in data.items():
-        if scope not in ("micro", "per_language"):
+        if scope not in ("micro", "per_language", "languages"):
             raise ConfigError(
-                "unknown section (use micro or per_language)", file=str(path), entry=str(scope)
+                "unknown section (use micro, per_language or languages)",
+                file=str(path),
+                entry=str(scope),
             )
         if not isinstance(groups, dict):
             raise ConfigError("expected a mapping", file=str(path), entry=str(scope))
+        if scope == "languages":
+            for lang, lgroups in groups.items():
+                if not isinstance(lgroups, dict):
+                    raise ConfigError(
+                        "expected a mapping", file=str(path), entry=f"languages.{lang}"
+                    )
+                sections.append((f"language:{lang}", f"languages.{lang}", lgroups))
+        else:
+            sections.append((str(scope), str(scope), groups))
+    for scope, label, groups in sections:
         for group, metrics in groups.items():
-            where = f"{scope}.{group}"
+            where = f"{label}.{group}"
             if group not in ("actors", "allegations") or not isinstance(metrics, dict):
                 raise ConfigError(
                     "expected actors or allegations with metrics", file=str(path), entry=where
@@ -274,6 +290,13 @@ def check_thresholds(
                 targets = {
                     "micro": report.micro_actors if group == "actors" else report.micro_allegations
                 }
+            elif scope.startswith("language:"):
+                lang = scope.removeprefix("language:")
+                by_lang = (
+                    report.languages_actors if group == "actors" else report.languages_allegations
+                )
+                # a language the set has no passages in cannot pass a threshold on it
+                targets = {lang: by_lang.get(lang, Scores(fn=1))}
             else:
                 targets = (
                     report.languages_actors if group == "actors" else report.languages_allegations

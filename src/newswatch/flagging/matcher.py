@@ -36,7 +36,9 @@ How it works:
 4. An allegation counts only where one of its terms stands near a tracked actor (and a
    second actor, cue, absence of ``not`` terms) as its rule says: same sentence, within
    N words or within N sentences, inside one field (title or text). Terms, cues and
-   ``not`` terms count only in text of their own language (see :mod:`.watchlist`).
+   ``not`` terms count only in text of their own language (see :mod:`.watchlist`). A term
+   or cue inside an actor's name does not count (教育 in アルマ研究教育センター), nor a term
+   inside one of the allegation's ``exclude`` phrases ("arms" in "arms dealer").
 
 Score: each actor counts its best mention plus a little for repeats; each allegation its
 best mention. A mention's weight is the entity's weight, ×2 in the title, and in the text
@@ -80,8 +82,8 @@ REPEAT_CAP = 1.0  # …up to this much in all
 MAX_SENTENCE_CHARS = 400
 
 # roles of a phrase
-ALIAS, EXCLUDE, TERM, CUE, NOT, CONTEXT = range(6)
-_LANGUAGE_BOUND = (TERM, CUE, NOT)
+ALIAS, EXCLUDE, TERM, CUE, NOT, CONTEXT, TERM_EXCLUDE = range(7)
+_LANGUAGE_BOUND = (TERM, CUE, NOT, TERM_EXCLUDE)
 
 # --- languages ---------------------------------------------------------------------------
 
@@ -468,7 +470,12 @@ class Matcher:
                     add(EXCLUDE, actor.id, lang, p)
         term_langs: set[str] = set()
         for al in watchlist.allegations:
-            for role, lists in ((TERM, al.terms), (CUE, al.rule.cues), (NOT, al.rule.not_terms)):
+            for role, lists in (
+                (TERM, al.terms),
+                (TERM_EXCLUDE, al.exclude),
+                (CUE, al.rule.cues),
+                (NOT, al.rule.not_terms),
+            ):
                 for lang, phrases in lists.items():
                     if lang != "any":
                         term_langs.add(canonical_language(lang) or lang)
@@ -709,6 +716,10 @@ def _longest(hits: list[_Hit]) -> list[_Hit]:
     return out
 
 
+def _inside(h: _Hit, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= h.start and h.end <= b for a, b in spans)
+
+
 def _inside_longer(h: _Hit, others: list[_Hit]) -> _Hit | None:
     """The hit of another entity whose longer span contains ``h``, if any."""
     for g in others:
@@ -739,6 +750,7 @@ class FieldScan:
     others: list[_Hit] = dc_field(default_factory=list)  # cues and not terms
     contexts: list[_Hit] = dc_field(default_factory=list)
     excludes: list[_Hit] = dc_field(default_factory=list)
+    term_excludes: list[_Hit] = dc_field(default_factory=list)
     rejected: list[tuple[_Hit, str]] = dc_field(default_factory=list)
     _sentences: list[tuple[int, int]] | None = None
     _sent_starts: list[int] | None = None
@@ -756,6 +768,8 @@ class FieldScan:
                 self.others.append(h)
             elif r == EXCLUDE:
                 self.excludes.append(h)
+            elif r == TERM_EXCLUDE:
+                self.term_excludes.append(h)
             else:
                 self.contexts.append(h)
 
@@ -797,7 +811,31 @@ class FieldScan:
                     self.rejected.append((h, f"part of the name '{self.quote(g)}' of {g.entity}"))
             hits = kept
         self.actors = _longest(hits)
-        self.terms = _longest(self.terms) if self.actors else []
+        if not self.actors:
+            self.terms = []
+            return
+        # a word inside a name is part of the name, not a term or cue: 教育 in
+        # アルマ研究教育センター (Education Center), "Trading" in KOMID's name
+        spans = [(a.start, a.end) for a in self.actors]
+        terms = [h for h in self.terms if not _inside(h, spans)]
+        if self.term_excludes:
+            terms = [h for h in terms if not self._term_excluded(h)]
+        self.terms = _longest(terms)
+        if self.others:
+            self.others = [h for h in self.others if h.role == NOT or not _inside(h, spans)]
+
+    def _term_excluded(self, h: _Hit) -> bool:
+        for x in self.term_excludes:
+            if (
+                x.entity == h.entity
+                and x.start < h.end
+                and h.start < x.end
+                and not (
+                    h.start <= x.start and x.end <= h.end and h.end - h.start > x.end - x.start
+                )
+            ):
+                return True
+        return False
 
     def actor_mentions(self) -> list[Mention]:
         out = []

@@ -13,6 +13,7 @@ A watchlist is data an analyst edits; :mod:`newswatch.flagging.matcher` compiles
       - id: tunnel_network
         name: Hamas tunnel network
         terms: {en: [tunnel*, Hamas Metro], ar: [أنفاق]}
+        exclude: {en: [tunnel vision]}  # phrases holding a term that are not the allegation
         rule:
           actors: [hamas]               # or: any
           with: [hezbollah]             # optional: a second, different actor near too
@@ -350,6 +351,9 @@ class Allegation(_Model):
     name: str = Field(min_length=1)
     description: str | None = None
     terms: Annotated[Phrases, BeforeValidator(_one_or_many)]
+    exclude: Annotated[
+        Phrases, BeforeValidator(_one_or_many), BeforeValidator(_list_means_any)
+    ] = {}
     rule: Rule = Rule()
     weight: float = Field(1.0, gt=0)
 
