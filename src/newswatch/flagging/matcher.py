@@ -18,7 +18,8 @@ How it works:
      in "Hamasa"); a phrase ending in ``*`` takes any word ending ("Hisbollah*"). In
      Turkish text, suffixes may follow with no apostrophe (Hizbullahı, Hamaslı, Kuzey
      Koreli); in Indonesian and Malay text, prefixes may precede (melatih, dilatih,
-     persenjataan) and clitics follow (-nya, -lah).
+     persenjataan) and clitics follow (-nya, -lah); in German text, an allegation term or
+     cue may end a compound (Panzerabwehr|raketen, aus|geliefert), a name may not.
    * Korean: particles and a few noun suffixes may follow with no space (북한이, 북한의,
      헤즈볼라를, 하마스에서는, KOMID는); anything else may not (북한산 is a mountain);
      prefixes 친/반/대/범 (pro-, anti-, towards, pan-) may precede.
@@ -223,6 +224,7 @@ class _Affixes:
 
     prefixes: frozenset[str] = frozenset()
     suffix_ok: Callable[[str], bool] | None = None
+    compounds: bool = False  # a term may end a compound word (Panzerabwehr|raketen)
 
 
 _NO_AFFIXES = _Affixes()
@@ -230,6 +232,7 @@ _AFFIXES = {
     "tr": _Affixes(suffix_ok=_turkish_suffix_ok),
     "az": _Affixes(suffix_ok=_turkish_suffix_ok),
     "id": _Affixes(prefixes=_ID_PREFIXES, suffix_ok=_indonesian_suffix_ok),
+    "de": _Affixes(compounds=True),
 }
 
 
@@ -527,7 +530,8 @@ class Matcher:
             left = None
             ends: dict[bool, int] = {}
             for p in pats:
-                if active is not None and p.role in _LANGUAGE_BOUND and p.langs.isdisjoint(active):
+                bound = p.role in _LANGUAGE_BOUND
+                if active is not None and bound and p.langs.isdisjoint(active):
                     continue
                 if p.contracted:
                     if not _left_ok(s, start, first, True, affixes):
@@ -535,7 +539,14 @@ class Matcher:
                 else:
                     if left is None:
                         left = _script(first) == 0 or _left_ok(s, start, first, False, affixes)
-                    if not left:
+                    if not left and not (
+                        bound
+                        and affixes.compounds
+                        and start > 0
+                        and _is_latin(first)
+                        and s[start - 1].isalpha()
+                        and _is_latin(s[start - 1])
+                    ):
                         continue
                 e = ends.get(p.wildcard)
                 if e is None:
