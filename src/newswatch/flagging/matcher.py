@@ -727,6 +727,33 @@ def _longest(hits: list[_Hit]) -> list[_Hit]:
     return out
 
 
+def _merged(hits: list[_Hit]) -> list[_Hit]:
+    """Overlapping hits of the same actor become one, over their joint span, labelled by
+    the longest ("Korea Mining Development" + "Mining Development Trading Corporation")."""
+    if len(hits) < 2:
+        return hits
+    hits = sorted(hits, key=lambda h: (h.entity, h.start, -(h.end - h.start)))
+    out: list[_Hit] = []
+    for h in hits:
+        last = out[-1] if out else None
+        if last is not None and last.entity == h.entity and h.start < last.end:
+            longest = h if h.end - h.start > last.end - last.start else last
+            out[-1] = _Hit(
+                last.role,
+                last.entity,
+                longest.label,
+                last.start,
+                max(last.end, h.end),
+                longest.gate,
+                longest.unless,
+                longest.note,
+            )
+            continue
+        out.append(h)
+    out.sort(key=lambda h: h.start)
+    return out
+
+
 def _inside(h: _Hit, spans: list[tuple[int, int]]) -> bool:
     return any(a <= h.start and h.end <= b for a, b in spans)
 
@@ -821,7 +848,7 @@ class FieldScan:
                 else:
                     self.rejected.append((h, f"part of the name '{self.quote(g)}' of {g.entity}"))
             hits = kept
-        self.actors = _longest(hits)
+        self.actors = _merged(hits)
         if not self.actors:
             self.terms = []
             return
