@@ -1,11 +1,16 @@
 """How fast is flagging? MB of article text per second, one process.
 
-    uv run python bench/bench_flag.py [--mb 8]
+    uv run python bench/bench_flag.py [--mb 8] [--passages DIR] [--memory]
 
-Text: the labelled passages of tests/eval (eight languages, many hits) mixed with neutral
-news-like filler, cut into ~3 KB articles. Watchlists: the default one, and the default
-plus 2,000 generated actors (four aliases each, in Latin, Hangul, Arabic and Cyrillic
-script) to show that cost does not grow with the number of aliases. Prints a markdown table.
+Text: the labelled passages of tests/eval (thirteen languages, many hits) mixed with
+neutral news-like filler, cut into ~3 KB articles, each matched with its passage's
+language. Watchlists: the default one, and the default plus 2,000 generated actors (four
+aliases each, in Latin, Hangul, Arabic and Cyrillic script) to show that cost does not
+grow with the number of aliases. Prints a markdown table.
+
+``--passages DIR`` takes the passages from another labelled set (to compare with a run on
+an older set); ``--memory`` instead reports the peak memory of one process that builds
+the default matcher and flags the dense corpus (what one worker holds).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from newswatch.flagging.evaluate import load_eval_set
-from newswatch.flagging.matcher import Matcher
-from newswatch.flagging.watchlist import load_watchlist, parse_watchlist
+from newswatch.flagging.evaluate import load_eval_set  # noqa: E402
+from newswatch.flagging.matcher import Matcher  # noqa: E402
+from newswatch.flagging.watchlist import load_watchlist, parse_watchlist  # noqa: E402
 
 FILLER = [
     "The central bank left interest rates unchanged on Thursday, citing steady inflation.",
@@ -183,17 +188,24 @@ def synthetic_watchlist(n: int, rnd: random.Random):
     return parse_watchlist(base), names
 
 
+PASSAGES = ROOT / "tests" / "eval"
+
+
 def corpus(
     mb: float, rnd: random.Random, extra_names: list[str], density: float = 0.15
-) -> list[str]:
-    passages = [(it.title or "") + "\n" + it.text for it in load_eval_set(ROOT / "tests" / "eval")]
+) -> list[tuple[str, str | None]]:
+    """(text, language) of ~3 KB articles; an article takes the language of its first
+    labelled passage (None when it has none)."""
+    passages = [((it.title or "") + "\n" + it.text, it.language) for it in load_eval_set(PASSAGES)]
     docs, size, target = [], 0, int(mb * 1_000_000)
     while size < target:
         parts, n = [], 0
+        lang = None
         while n < 3000:
             r = rnd.random()
             if r < density:
-                s = rnd.choice(passages)
+                s, pl = rnd.choice(passages)
+                lang = lang or pl
             elif r < density + 0.05 and extra_names:
                 s = f"Shares of {rnd.choice(extra_names)} Group rose on the news."
             else:
@@ -201,30 +213,41 @@ def corpus(
             parts.append(s)
             n += len(s.encode("utf-8"))
         doc = " ".join(parts)
-        docs.append(doc)
+        docs.append((doc, lang))
         size += len(doc.encode("utf-8"))
     return docs
 
 
-def run(matcher: Matcher, docs: list[str]) -> tuple[float, float, int]:
-    for d in docs[:20]:  # warm the normalisation cache
-        matcher.match(d)
-    total = sum(len(d.encode("utf-8")) for d in docs)
+def run(matcher: Matcher, docs: list[tuple[str, str | None]]) -> tuple[float, float, int]:
+    for d, lang in docs[:20]:  # warm the normalisation cache
+        matcher.match(d, language=lang)
+    total = sum(len(d.encode("utf-8")) for d, _ in docs)
     flagged = 0
     t0 = time.perf_counter()
-    for d in docs:
-        if matcher.match(d).actors:
+    for d, lang in docs:
+        if matcher.match(d, language=lang).actors:
             flagged += 1
     dt = time.perf_counter() - t0
     return total / 1e6 / dt, len(docs) / dt, flagged
 
 
 def main() -> None:
+    global PASSAGES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=8.0, help="MB of text per run (default 8)")
     ap.add_argument("--actors", type=int, default=2000, help="generated actors (default 2000)")
+    ap.add_argument(
+        "--passages", type=Path, default=None, help="labelled set to take passages from"
+    )
+    ap.add_argument(
+        "--memory", action="store_true", help="report one flagging process's peak memory instead"
+    )
     args = ap.parse_args()
+    PASSAGES = args.passages or PASSAGES
     rnd = random.Random(7)
+    if args.memory:
+        memory(args.mb, rnd)
+        return
 
     t0 = time.perf_counter()
     default = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
@@ -239,7 +262,7 @@ def main() -> None:
     # sparse: 1%, closer to a general news feed where most articles flag nothing
     for corpus_label, density in (("dense", 0.15), ("sparse", 0.01)):
         docs = corpus(args.mb, rnd, names, density)
-        mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
+        mb = sum(len(d.encode("utf-8")) for d, _ in docs) / 1e6
         for label, m, build in (
             ("default", default, build_default),
             (f"default + {args.actors} synthetic", big, build_big),
@@ -264,8 +287,33 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for corpus_label, label, n_actors, n_phr, build, mbps, docs_s, flagged, mb in rows:
         print(
-            f"| {corpus_label} ({mb:.1f} MB) | {label} | {n_actors} | {n_phr} | {build:.2f} | {mbps:.2f} | {docs_s:.0f} | {flagged} |"
+            f"| {corpus_label} ({mb:.1f} MB) | {label} | {n_actors} | {n_phr} | {build:.2f} "
+            f"| {mbps:.2f} | {docs_s:.0f} | {flagged} |"
         )
+
+
+def memory(mb: float, rnd: random.Random) -> None:
+    """Peak resident memory of this process: the default matcher and a dense corpus, as
+    one worker would hold them (the corpus itself is counted out)."""
+    import resource
+
+    def peak_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    docs = corpus(mb, rnd, [], 0.15)
+    base = peak_mb()
+    m = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
+    built = peak_mb()
+    for d, lang in docs:
+        m.match(d, language=lang)
+    done = peak_mb()
+    print(f"Python {sys.version.split()[0]}, one process, {len(docs)} articles\n")
+    print("| after | peak RSS (MB) |")
+    print("|---|---:|")
+    print(f"| imports + corpus | {base:.1f} |")
+    print(f"| + default matcher built | {built:.1f} |")
+    print(f"| + every article flagged | {done:.1f} |")
+    print(f"\nmatcher and flagging: {done - base:.1f} MB")
 
 
 if __name__ == "__main__":
