@@ -240,3 +240,13 @@ def test_importing_the_matcher_loads_no_heavy_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD", "NFKC", "NFKD"])
+def test_kana_in_every_unicode_form_and_half_width(m, form):
+    import unicodedata
+
+    text = unicodedata.normalize(form, "イランの外相はヒズボラの幹部とガザで会談した。")
+    assert actors(m, text, "ja") == {"iran", "hezbollah"}
+    assert actors(m, "ﾋｽﾞﾎﾞﾗの幹部", "ja") == {"hezbollah"}  # half-width katakana
+    assert normalize("ｶﾞｻﾞ").text == normalize("ガザ").text == "ガザ"

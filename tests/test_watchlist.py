@@ -25,9 +25,13 @@ def test_default_watchlist_has_the_founding_case():
     wl = load_watchlist(DEFAULT)
     assert {a.id for a in wl.actors} == ACTORS
     assert {a.id for a in wl.allegations} == ALLEGATIONS
+    languages = {"en", "ko", "ar", "he", "fr", "de", "es", "ru", "ja", "zh", "fa", "tr", "id"}
     for actor in wl.actors:
-        if actor.id != "komid" and actor.id != "alma_center":
-            assert {"en", "ko", "ar", "he", "fr", "de", "es", "ru"} <= set(actor.aliases), actor.id
+        assert languages <= set(actor.aliases), actor.id
+    for allegation in wl.allegations:
+        assert languages <= set(allegation.terms), allegation.id
+        if allegation.rule.cues:
+            assert languages <= set(allegation.rule.cues), allegation.id
     assert "조선광업개발무역회사" in wl.actor("komid").aliases["ko"]
     assert "جهاد البناء" in wl.actor("jihad_construction_foundation").aliases["ar"]
 

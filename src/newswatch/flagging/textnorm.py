@@ -160,6 +160,10 @@ _SPECIAL: dict[str, str] = {
 }
 
 
+# combining (and half-width) kana voicing marks
+_KANA_MARKS = {"\u3099": "\u3099", "\u309a": "\u309a", "\uff9e": "\u3099", "\uff9f": "\u309a"}
+
+
 def _is_jamo(ch: str) -> bool:
     return "\u1100" <= ch <= "\u11ff"
 
@@ -333,6 +337,15 @@ def normalize(text: str) -> Normalized:
                 nlen += 1
                 prev_space = False
                 b = max(b, i)
+                continue
+            if ch in _KANA_MARKS and parts and parts[-1]:
+                # decomposed kana (ホ + ゙, ｶ + ﾞ): the voicing mark belongs to the letter
+                composed = unicodedata.normalize("NFC", parts[-1][-1] + _KANA_MARKS[ch])
+                if len(composed) == 1:
+                    mapped = _map_char(composed)
+                    if len(mapped) == 1:
+                        parts[-1] = parts[-1][:-1] + mapped
+                i += 1
                 continue
             for c in _map_char(ch):
                 if c == " ":

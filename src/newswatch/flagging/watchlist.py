@@ -384,7 +384,8 @@ class Watchlist(_Model):
     @property
     def labels(self) -> dict[str, str]:
         """Display names by id, for actors and allegations (digests show these)."""
-        return {e.id: e.name for e in (*self.actors, *self.allegations) if getattr(e, "name", None)}
+        entries: tuple[Actor | Allegation, ...] = (*self.actors, *self.allegations)
+        return {e.id: e.name for e in entries if e.name}
 
     def actor(self, actor_id: str) -> Actor:
         for a in self.actors:
@@ -437,7 +438,11 @@ def parse_watchlist(data: Any, *, file: str = "watchlist") -> Watchlist:
 
 def _check_references(wl: Watchlist, data: Any, file: str) -> None:
     seen: dict[str, str] = {}
-    for kind, items in (("actors", wl.actors), ("allegations", wl.allegations)):
+    groups: tuple[tuple[str, tuple[Actor | Allegation, ...]], ...] = (
+        ("actors", wl.actors),
+        ("allegations", wl.allegations),
+    )
+    for kind, items in groups:
         for i, item in enumerate(items):
             where = f"{kind}[{i}] (id: {item.id!r})"
             if item.id in seen:
