@@ -31,6 +31,10 @@ def test_hebrew_and_biblical_hamas_is_violence(m):
     assert actors(m, "Le mot hébreu hamas signifie violence.", "fr") == set()
     assert actors(m, "Hamas fighters crossed the fence.", "en") == {"hamas"}
     assert actors(m, "Le Hamas a démenti.", "fr") == {"hamas"}
+    # Israel as "the Hebrew state", and Torah scrolls, are not about the word
+    assert actors(m, "Le Hamas a tiré des roquettes sur l'État hébreu.", "fr") == {"hamas"}
+    assert actors(m, "El Estado hebreo atacó posiciones de Hamás.", "es") == {"hamas"}
+    assert actors(m, "Hamas fighters burned Torah scrolls.", "en") == {"hamas"}
 
 
 def test_arabic_enthusiasm_is_not_hamas(m):
@@ -38,6 +42,7 @@ def test_arabic_enthusiasm_is_not_hamas(m):
     assert actors(m, "استقبلوه بحماس كبير في المطار.", "ar") == set()
     assert actors(m, "قال مسؤول في حماس إن الحركة مستعدة.", "ar") == {"hamas"}
     assert actors(m, "العلاقة بين إيران وحماس قوية.", "ar") == {"hamas", "iran"}
+    assert actors(m, "حماس تحظى بتأييد الجماهير الفلسطينية", "ar") == {"hamas"}
 
 
 def test_iran_construction_jihad_is_not_jihad_al_binaa(m):
@@ -51,6 +56,8 @@ def test_iran_construction_jihad_is_not_jihad_al_binaa(m):
     assert jb not in actors(m, "Volunteers of the Construction Jihad repaired qanats.", "en")
     assert jb not in actors(m, "Iran's Construction Jihad built roads.", "en")
     assert jb in actors(m, "Hezbollah's Construction Jihad rebuilt homes in Lebanon.", "en")
+    assert jb in actors(m, "Hezbollah's Construction Jihad, funded by Iran, rebuilt homes.", "en")
+    assert jb in actors(m, "جهاد سازندگی حزب‌الله با حمایت ایران خانه‌ها را ساخت.", "fa")
     # the Arabic name is specific: no context needed
     assert jb in actors(m, "أعادت مؤسسة جهاد البناء بناء المنازل.", "ar")
 
