@@ -100,7 +100,9 @@ def bench_views(mention_rows: int, workdir: Path) -> dict[str, float]:
             f"""
             INSERT INTO flags
             SELECT 'a' || i,
-                   CASE WHEN hash(i) % 2 = 0 THEN ['actor' || ((hash(i, 1) % 100)::BIGINT * (hash(i, 2) % 100)::BIGINT // 100)]
+                   CASE WHEN hash(i) % 2 = 0
+                        THEN ['actor' || ((hash(i, 1) % 100)::BIGINT
+                                          * (hash(i, 2) % 100)::BIGINT // 100)]
                         ELSE ['actor' || (hash(i, 1) % 100), 'actor' || (hash(i, 3) % 100)] END,
                    CASE WHEN hash(i, 4) % 2 = 0 THEN ['alleg' || (hash(i, 5) % 30)]
                         ELSE ['alleg' || (hash(i, 5) % 30), 'alleg' || (hash(i, 6) % 30)] END,

@@ -38,8 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from newswatch.demo.localsite import LocalSite
-from newswatch.store import Store, close_lakes
+from newswatch.demo.localsite import LocalSite  # noqa: E402  (after the sys.path line)
+from newswatch.store import Store, close_lakes  # noqa: E402
 
 
 def _psql(sql: str, user: str) -> None:
@@ -141,7 +141,7 @@ def one_pass(n_workers: int, args: argparse.Namespace, user: str, tmp: Path) -> 
             ]
             outs = [p.communicate(timeout=3600) for p in procs]
             wall = time.perf_counter() - t0
-            for p, (out, err) in zip(procs, outs):
+            for p, (_out, err) in zip(procs, outs, strict=False):
                 if p.returncode != 0:
                     raise SystemExit(f"newswatch run failed ({p.returncode}):\n{err[-2000:]}")
             feed_hits = [n for path, n in site.hits.items() if path.startswith("/f/")]
@@ -214,7 +214,8 @@ def main() -> None:
         f"through feed leases.\n"
     )
     print(
-        "| workers | articles | wall s | articles/s | speed-up | feeds per worker | duplicates | max fetches of a feed |"
+        "| workers | articles | wall s | articles/s | speed-up | feeds per worker "
+        "| duplicates | max fetches of a feed |"
     )
     print("|---:|---:|---:|---:|---:|---|---:|---:|")
     for n, arts, wall, rate, shares, dups, fetches in rows:

@@ -104,7 +104,7 @@ def test_readers_and_a_writer_in_separate_processes(tmp_path):
                     text=True,
                 )
                 sql_results.append((r.returncode, r.stdout, r.stderr))
-        out, err = writer.communicate(timeout=120)
+        _out, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err
         reports = [json.loads(p.communicate(timeout=60)[0]) for p in readers]
     for rep in reports:

@@ -393,7 +393,7 @@ def test_starttls_with_authentication(store, server, cert, monkeypatch):
     assert send_digest(store, digest(), settings, now=NOW).status == "sent"
     assert len(srv.handler.messages) == 2 and logins[-1] == b"nw"
     # without the certificate the client refuses the server
-    with pytest.raises(DeliveryError, match="TLS failed|certificate"):
+    with pytest.raises(DeliveryError, match=r"TLS failed|certificate"):
         send_digest(store, digest(name="other"), srv.smtp(tls="starttls", user="nw"), now=NOW)
 
 
@@ -474,9 +474,12 @@ def test_new_items_and_followups_of_sent_stories(store, server):
 
 def test_filters_and_max_items(store):
     with store.reader() as con:
-        ids = lambda **kw: [
-            it.article_id for it in pending_items(con, digest(**kw), "x@example.org", now=NOW)
-        ]
+
+        def ids(**kw):
+            return [
+                it.article_id for it in pending_items(con, digest(**kw), "x@example.org", now=NOW)
+            ]
+
         assert ids() == ["a1", "a3", "a2", "a5"]
         assert ids(include_actor_only=False) == ["a1", "a3", "a2"]
         assert ids(actors=("iran",)) == ["a3", "a5"]

@@ -551,5 +551,5 @@ def test_per_host_delay_spaces_request_starts(site: LocalSite) -> None:
     site.add_handler("/count", counter)
     urls = [site.url(f"/count?i={i}") for i in range(3)]
     _fetch_many(settings(per_host_concurrency=3, per_host_delay_seconds=0.2), urls)
-    gaps = [b - a for a, b in zip(counter.starts, counter.starts[1:])]
+    gaps = [b - a for a, b in zip(counter.starts, counter.starts[1:], strict=False)]
     assert len(gaps) == 2 and all(g >= 0.18 for g in gaps), gaps

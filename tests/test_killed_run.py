@@ -70,6 +70,10 @@ def test_kill_mid_pass_then_rerun(tmp_path):
             release.set()
             if proc.poll() is None:
                 proc.kill()
+            proc.wait()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         assert _count(db) == committed  # nothing committed was lost
         # the killed pass saved no feed state, so the rerun fetches feeds in full ...
         assert _count(db, "SELECT count(*) FROM sources WHERE etag IS NOT NULL") == 0

@@ -308,7 +308,7 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
             )
             prefect = [sys.executable, "-m", "prefect"]
             subprocess.run(
-                prefect + ["work-pool", "create", POOL, "--type", "process"],
+                [*prefect, "work-pool", "create", POOL, "--type", "process"],
                 env=env,
                 cwd=REPO,
                 check=True,
@@ -331,8 +331,8 @@ def test_two_prefect_workers_share_passes_and_survive_a_killed_worker(tmp_path, 
             logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log", tmp_path / "server.log"]
             workers = [
                 procs(
-                    prefect
-                    + [
+                    [
+                        *prefect,
                         "worker",
                         "start",
                         "--pool",

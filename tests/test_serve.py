@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import runpy
@@ -149,7 +150,7 @@ def test_serve_settings_from_yaml_and_environment(tmp_path):
     (tmp_path / "newswatch.yaml").write_text("serve:\n  poll_minutes: 10\n  port: 4300\n")
     s = load_serve_settings(tmp_path, environ={"NEWSWATCH_SERVE_DIGEST_MINUTES": "2"})
     assert (s.poll_minutes, s.digest_minutes, s.port, s.prefect_home) == (10, 2, 4300, None)
-    with pytest.raises(ConfigError, match="serve.pol_minutes"):
+    with pytest.raises(ConfigError, match=r"serve\.pol_minutes"):
         (tmp_path / "newswatch.yaml").write_text("serve:\n  pol_minutes: 10\n")
         load_serve_settings(tmp_path, environ={})
 
@@ -321,8 +322,10 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
         (cdir / "sources.yaml").write_text(
             yaml.safe_dump(
                 {
-                    "sources": sources
-                    + [{"name": "Late Wire", "url": site.url("/feeds/late.xml"), "language": "en"}]
+                    "sources": [
+                        *sources,
+                        {"name": "Late Wire", "url": site.url("/feeds/late.xml"), "language": "en"},
+                    ]
                 }
             )
         )
@@ -365,7 +368,7 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
     # poll runs never overlapped
     spans = sorted((r["start_time"], r["end_time"]) for r in runs if r["state_type"] == "COMPLETED")
     assert len(spans) >= 2
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
     # the runs missed while serve was down were skipped, not replayed
     assert any(r["state_name"] == "Skipped" for r in runs), [
         (r["state_name"], r["expected_start_time"]) for r in runs

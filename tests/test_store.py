@@ -212,7 +212,7 @@ def test_sql_command_reads_and_refuses_writes(store_target):
 def test_reader_refuses_writes(store_target):
     store = store_target.store()
     store.migrate()
-    with store.reader() as con, pytest.raises(Exception, match="read-only|read only"):
+    with store.reader() as con, pytest.raises(Exception, match=r"read-only|read only"):
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('x', now(), 'running')")
 
 
@@ -309,5 +309,5 @@ def test_lake_without_catalog_is_a_clear_error(store_target, tmp_path):
         missing = Store(tmp_path / "missing.duckdb")
     else:
         missing = Store(store_target.target.replace("dbname=", "dbname=nw_missing_"))
-    with pytest.raises(StoreError, match="does not exist|cannot open"), missing.reader():
+    with pytest.raises(StoreError, match=r"does not exist|cannot open"), missing.reader():
         pass

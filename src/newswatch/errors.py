@@ -25,8 +25,8 @@ __all__ = [
     "NewswatchError",
     "ServeError",
     "StoreConflict",
-    "UsageError",
     "StoreError",
+    "UsageError",
 ]
 
 

@@ -17,17 +17,17 @@ from enum import StrEnum
 __all__ = [
     "ArticleRecord",
     "DigestStatus",
-    "Extraction",
-    "FeedStatus",
-    "MentionKind",
-    "ProblemStage",
-    "RunStatus",
     "Extracted",
+    "Extraction",
     "FeedEntry",
+    "FeedStatus",
     "FetchResult",
     "FlagResult",
     "Mention",
+    "MentionKind",
     "ParsedFeed",
+    "ProblemStage",
+    "RunStatus",
 ]
 
 
@@ -46,6 +46,7 @@ class RunStatus(StrEnum):
 
     RUNNING = "running"
     COMPLETED = "completed"
+    INCOMPLETE = "incomplete"  # finished, but a batch write failed: its feeds are refetched
     FAILED = "failed"  # the pass stopped on an error (what was committed stays)
     CRASHED = "crashed"  # its process died; closed by a later pass
 

@@ -33,7 +33,7 @@ def _derive(spec: dict, src: Article, key: str) -> Article:
         paras = paras[: spec["keep"]]
     if "insert" in spec:
         at, extra = spec["insert"]
-        paras = paras[:at] + [extra] + paras[at:]
+        paras = [*paras[:at], extra, *paras[at:]]
     text = "\n\n".join(paras)
     for old, new in spec.get("replace", []):
         assert old in text, f"{key}: {old!r} not in {src.id}"

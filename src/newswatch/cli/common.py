@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from newswatch.store import Store
 
 __all__ = [
+    "FORMATS",
     "ConfigOpt",
     "DbOpt",
-    "FORMATS",
     "FormatOpt",
     "check_format",
     "current_store",
@@ -62,7 +62,7 @@ DbOpt = typer.Option(
 
 def FormatOpt(
     default: str = "table", formats: tuple[str, ...] = FORMATS
-) -> typer.models.OptionInfo:  # noqa: N802
+) -> typer.models.OptionInfo:
     """``-f/--format`` with the same vocabulary on every command that prints rows."""
     return typer.Option(default, "--format", "-f", help=f"Output format: {', '.join(formats)}.")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,9 @@ __all__ = ["read_input", "register", "result_as_dict"]
 
 FLAG_HELP = """Flag files with the watchlist, without storing anything.
 
-PATH is a text or HTML file, or - for standard input. HTML is reduced to its article text first. Output (JSON by default) gives the actors and allegations found, and every mention with its sentence; with several paths, JSON is a list and JSONL one line per path, in order.
+PATH is a text or HTML file, or - for standard input. HTML is reduced to its article text
+first. Output (JSON by default) gives the actors and allegations found, and every mention
+with its sentence; with several paths, JSON is a list and JSONL one line per path, in order.
 
 \b
 Examples:
@@ -52,7 +54,10 @@ Examples:
 
 EVAL_HELP = """Measure the watchlist on a labelled set: precision, recall and F1.
 
-PATH is a JSONL file of labelled passages, or a folder of them (each line: id, language, title, text, actors, allegations, note). Prints scores per actor, per allegation, per language and micro-averaged. Exits 1 if a score is below the thresholds file (default: thresholds.yaml in PATH's folder).
+PATH is a JSONL file of labelled passages, or a folder of them (each line: id, language,
+title, text, actors, allegations, note). Prints scores per actor, per allegation, per
+language and micro-averaged. Exits 1 if a score is below the thresholds file (default:
+thresholds.yaml in PATH's folder).
 
 \b
 Examples:
@@ -62,13 +67,13 @@ Examples:
 """
 
 
-class FlagFormat(str, Enum):
+class FlagFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     table = "table"
 
 
-class EvalFormat(str, Enum):
+class EvalFormat(StrEnum):
     table = "table"
     json = "json"
 

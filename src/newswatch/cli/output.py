@@ -71,14 +71,18 @@ def write_rows(
             out.write(
                 ("," if n else "")
                 + "\n  "
-                + json.dumps({c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+                + json.dumps(
+                    {c: jsonable(v) for c, v in zip(columns, row, strict=False)}, ensure_ascii=False
+                )
             )
             n += 1
         out.write("\n]\n" if n else "]\n")
     elif fmt == "jsonl":
         for row in rows:
             out.write(
-                json.dumps({c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False)
+                json.dumps(
+                    {c: jsonable(v) for c, v in zip(columns, row, strict=False)}, ensure_ascii=False
+                )
                 + "\n"
             )
             n += 1

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from newswatch.cli.common import (
     ConfigOpt,
@@ -14,6 +13,7 @@ from newswatch.cli.common import (
     err_console,
     errors_to_exit,
     load_checked,
+    safe_text,
 )
 
 
@@ -23,7 +23,8 @@ def run(
     prefect: bool = typer.Option(
         False,
         "--prefect/--no-prefect",
-        help="Run the pass as the Prefect flow (newswatch.orchestration.flows). Default: on when PREFECT_API_URL is set.",
+        help="Run the pass as the Prefect flow (newswatch.orchestration.flows). "
+        "Default: on when PREFECT_API_URL is set.",
         show_default=False,
     ),
     output: str = typer.Option("text", "--format", "-f", help="Summary format: text or json."),
@@ -34,7 +35,10 @@ def run(
 ) -> None:
     """One polling pass over the configured feeds; prints a summary.
 
-    Exit status 0 when the pass completed, even if some feeds failed (they are listed).
+    Exit status: 0 when the pass completed, even if some feeds failed (they are listed);
+    3 when it completed but a batch of articles could not be stored (they are listed, and
+    their feeds are fetched in full again next pass); 4 when there were feeds to poll and
+    not one could be fetched; 2 for a bad configuration; 1 for any other error.
 
     [bold]Examples[/bold]
 
@@ -51,16 +55,28 @@ def run(
             from newswatch.orchestration.flows import poll_flow
 
             result = poll_flow(str(config.config_dir), config.db, due_only=due)
-            if output == "json":
-                print(json.dumps(result, ensure_ascii=False, indent=2))
-            else:
-                print_summary(result)
-            return
-        summary = run_with_progress(config, quiet=quiet, due_only=due)
-        if output == "json":
-            print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         else:
-            print_summary(summary.to_dict())
+            result = run_with_progress(config, quiet=quiet, due_only=due).to_dict()
+        if output == "json":
+            print(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            print_summary(result)
+    code = exit_code(result)
+    if code:
+        raise typer.Exit(code)
+
+
+EXIT_NOT_STORED = 3
+EXIT_NO_FEED_FETCHED = 4
+
+
+def exit_code(summary: dict) -> int:
+    """The exit status of a pass (see ``newswatch run --help``)."""
+    if summary.get("articles_not_stored"):
+        return EXIT_NOT_STORED
+    if summary["feeds_total"] and summary["feeds_failed"] == summary["feeds_total"]:
+        return EXIT_NO_FEED_FETCHED
+    return 0
 
 
 def run_with_progress(config, *, quiet: bool, due_only: bool = False):
@@ -95,28 +111,36 @@ def run_with_progress(config, *, quiet: bool, due_only: bool = False):
 
 
 def print_summary(s: dict) -> None:
-    out = Console(highlight=False)
-    out.print(
+    """The summary of a pass as plain lines on standard output: never wrapped or cut (a pipe
+    gets whole lines), and text from feeds (names, reasons, headlines) shown as text."""
+
+    def say(line: str) -> None:
+        typer.echo(line)
+
+    say(
         f"Pass {s['run_id']}: {s['feeds_total']} feeds "
-        f"({s['feeds_fetched']} fetched, {s['feeds_unchanged']} unchanged, {s['feeds_failed']} failed); "
-        f"{s['entries_seen']} entries; {s['articles_new']} new articles, {s['articles_flagged']} flagged; "
+        f"({s['feeds_fetched']} fetched, {s['feeds_unchanged']} unchanged, "
+        f"{s['feeds_failed']} failed); {s['entries_seen']} entries; "
+        f"{s['articles_new']} new articles, {s['articles_flagged']} flagged; "
         f"{s['pages_failed']} pages failed."
     )
     if s.get("failing_feeds"):
-        out.print("Failing feeds:")
+        say("Failing feeds:")
         for f in s["failing_feeds"]:
-            out.print(f"  - {f['name']}: {f['status']}: {f['reason']}", soft_wrap=True)
+            say(f"  - {safe_text(f['name'])}: {f['status']}: {safe_text(f['reason'])}")
+    for e in s.get("store_errors") or ():
+        say(f"Not stored: {safe_text(e)}")
     if s.get("alerts"):
-        out.print("Immediate alerts: " + "; ".join(s["alerts"]), soft_wrap=True, markup=False)
+        say("Immediate alerts: " + "; ".join(safe_text(a) for a in s["alerts"]))
     if s.get("flagged"):
-        out.print("Newly flagged:")
+        say("Newly flagged:")
         for a in s["flagged"]:
             al = f" / {', '.join(a['allegations'])}" if a["allegations"] else ""
-            out.print(
-                f"  - [{a['source']}] {a['title']}  ({', '.join(a['actors'])}{al})",
-                soft_wrap=True,
-                markup=False,
+            say(
+                f"  - [{safe_text(a['source'])}] {safe_text(a['title'])}  ({', '.join(a['actors'])}{al})"
             )
+    if s["feeds_total"] and s["feeds_failed"] == s["feeds_total"]:
+        say(f"No feed could be fetched (exit status {EXIT_NO_FEED_FETCHED}).")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from newswatch.digest.deliver import DigestItem, DigestSettings, Evidence, Period, SmtpSettings
@@ -128,6 +128,7 @@ def render_chart(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import DateFormatter, DayLocator
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(6.0, 1.8), dpi=150)
     FigureCanvasAgg(fig)
@@ -157,7 +158,7 @@ def render_chart(
     ax.set_ylim(bottom=0)
     top = max((max(ys) for ys in series.values()), default=0)
     ax.set_ylim(0, max(top * 1.15, 1))
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_locator(DayLocator(interval=7))
     ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
     if xs:
@@ -285,7 +286,8 @@ def render_html(
 
     chart = (
         f'<tr><td style="padding:8px 24px 10px 24px;"><div style="font-size:12px;color:{_MUTED};'
-        f'margin-bottom:2px;">Flagged articles per day, last 30 days (by publication date)</div><img src="cid:{_e(chart_cid)}" width="600" '
+        f'margin-bottom:2px;">Flagged articles per day, last 30 days (by publication date)</div>'
+        f'<img src="cid:{_e(chart_cid)}" width="600" '
         f'alt="Flagged articles per day over the last 30 days" '
         f'style="display:block;width:100%;max-width:600px;height:auto;border:0;"></td></tr>'
         if chart_cid
@@ -293,7 +295,8 @@ def render_html(
     )
     if items:
         body = "".join(_item_html(i, it, tz, labels) for i, it in enumerate(items, 1))
-        summary = f"{len(items)} stor{'y' if len(items) == 1 else 'ies'} ({n_articles} article{'s' if n_articles != 1 else ''})"
+        stories = f"{len(items)} stor{'y' if len(items) == 1 else 'ies'}"
+        summary = f"{stories} ({n_articles} article{'s' if n_articles != 1 else ''})"
     else:
         body = (
             f'<tr><td style="padding:18px 24px;border-top:1px solid {_LINE};color:{_MUTED};font-size:14px;">'
@@ -302,7 +305,8 @@ def render_html(
         summary = "nothing new"
     left = (
         f'<tr><td style="padding:10px 24px;border-top:1px solid {_LINE};font-size:13px;color:{_ALLEGATION[1]};">'
-        f"{pending_left} more stor{'y is' if pending_left == 1 else 'ies are'} pending and will follow in the next digest "
+        f"{pending_left} more stor{'y is' if pending_left == 1 else 'ies are'} pending "
+        "and will follow in the next digest "
         f"(max_items: {digest.max_items}).</td></tr>"
         if pending_left
         else ""
@@ -325,7 +329,8 @@ def render_html(
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:{_BG};">
 <tr><td align="center" style="padding:16px 8px;">
 <table role="presentation" width="648" cellpadding="0" cellspacing="0" border="0"
-  style="width:100%;max-width:648px;background:#ffffff;border:1px solid {_LINE};border-radius:6px;font-family:{_FONT};color:{_INK};">
+  style="width:100%;max-width:648px;background:#ffffff;border:1px solid {_LINE};
+  border-radius:6px;font-family:{_FONT};color:{_INK};">
 <tr><td style="padding:18px 24px 6px 24px;">
   <div style="font-size:12px;color:{_MUTED};letter-spacing:0.04em;text-transform:uppercase;">newswatch digest</div>
   <div style="font-size:20px;font-weight:bold;margin-top:2px;">{_e(digest.name)}</div>
@@ -333,7 +338,8 @@ def render_html(
   {count_line("Actors", actors, _ACTOR)}{count_line("Allegations", allegations, _ALLEGATION)}
 </td></tr>
 {chart}{body}{left}{broken}
-<tr><td style="padding:12px 24px 16px 24px;border-top:1px solid {_LINE};font-size:11px;line-height:16px;color:{_MUTED};">
+<tr><td style="padding:12px 24px 16px 24px;border-top:1px solid {_LINE};font-size:11px;
+  line-height:16px;color:{_MUTED};">
   Sent by newswatch for the digest “{_e(digest.name)}”. Each story lists the actors and allegations it was
   flagged for, with the sentence that matched (matched words highlighted). Headlines and sentences are quoted
   from the outlets as published.
@@ -475,7 +481,7 @@ def build_message(
         subtype="html",
     )
     if chart_png and cid:
-        html_part = msg.get_payload()[1]
+        html_part = cast(EmailMessage, msg.get_payload()[1])  # type: ignore[index]
         html_part.add_related(
             chart_png,
             maintype="image",

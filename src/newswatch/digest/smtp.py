@@ -145,7 +145,8 @@ def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> 
         try:
             from prefect.blocks.system import Secret
 
-            return str(Secret.load(smtp.password_block).get())
+            secret = Secret.load(smtp.password_block)  # a Block (sync context)
+            return str(secret.get())  # type: ignore[union-attr]
         except Exception as e:
             raise ConfigError(
                 f"cannot load the Prefect Secret block {smtp.password_block!r}: {e}",

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from newswatch.errors import ServeError
 from newswatch.settings import ServeSettings, load_settings
 
 if TYPE_CHECKING:
@@ -177,7 +178,8 @@ class LocalPrefectServer:
         self._take_lock()
         self._stop_orphan()
         self._abort.clear()
-        log = open(self.log_path, "ab")
+        # the server process writes to it until stop(), which closes it
+        log = open(self.log_path, "ab")  # noqa: SIM115
         log.write(
             f"\n--- newswatch serve: starting the Prefect server on port {self.port} "
             f"at {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC ---\n".encode()
@@ -355,7 +357,8 @@ def build_deployments(
         from newswatch.digest.deliver import load_digest_settings
 
         digests = bool(load_digest_settings(Path(config_dir))[1])
-    out = [
+    # to_deployment is sync-compatible: called outside an event loop it returns the deployment
+    out: list[Any] = [
         poll_flow.to_deployment(
             name=POLL_DEPLOYMENT,
             interval=dt.timedelta(minutes=settings.poll_minutes),
@@ -543,7 +546,11 @@ async def _serve(
 
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
-    wake.append(lambda: loop.call_soon_threadsafe(stopped.set))
+
+    def _wake() -> None:
+        loop.call_soon_threadsafe(stopped.set)
+
+    wake.append(_wake)
     if stop.is_set():
         return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from newswatch.models import FlagResult
 from newswatch.store import Store
+from newswatch.store.engine import fetch_one
 
 __all__ = ["ReflagStats", "reflag"]
 
@@ -70,7 +71,7 @@ def reflag(
     where = "WHERE coalesce(published_at, fetched_at) >= ?" if since else ""
     params: list[object] = [datetime.combine(since, datetime.min.time())] if since else []
     with store.reader() as con:
-        total = con.execute(f"SELECT count(*) FROM articles {where}", params).fetchone()[0]
+        (total,) = fetch_one(con, f"SELECT count(*) FROM articles {where}", params)
     n = workers or os.cpu_count() or 1
     ctx = multiprocessing.get_context("forkserver")
     last = ""

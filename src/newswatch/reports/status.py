@@ -9,7 +9,9 @@ import os
 from datetime import datetime
 from typing import Any
 
+from newswatch.settings import Settings
 from newswatch.store import Store
+from newswatch.store.engine import fetch_one
 
 __all__ = ["SOURCE_COLUMNS", "apply_retention", "source_rows", "status_report"]
 
@@ -51,7 +53,7 @@ def apply_retention(
     return store.articles.drop_old_text(article_text_days, now=now)
 
 
-def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
+def status_report(store: Store, settings: Settings | None = None) -> dict[str, Any]:
     """What ``newswatch status`` shows: last runs, feeds due and failing, digests pending, size."""
     report: dict[str, Any] = {"database": store.target}
     if store.target != ":memory:" and os.path.exists(store.target):
@@ -78,28 +80,36 @@ def status_report(store: Store, settings: Any | None = None) -> dict[str, Any]:
                         "articles_flagged",
                     ],
                     r,
+                    strict=False,
                 )
             )
             for r in runs
         ]
-        feeds = con.execute(
+        feeds = fetch_one(
+            con,
             "SELECT count(*) FILTER (enabled), count(*) FILTER (due), "
             "count(*) FILTER (health = 'failing'), count(*) FILTER (health = 'erroring'), "
-            "min(next_poll_at) FILTER (enabled) FROM source_health"
-        ).fetchone()
-        report["feeds"] = dict(
-            zip(["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"], feeds)
+            "min(next_poll_at) FILTER (enabled) FROM source_health",
         )
-        counts = con.execute(
+        report["feeds"] = dict(
+            zip(
+                ["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"],
+                feeds,
+                strict=False,
+            )
+        )
+        counts = fetch_one(
+            con,
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM flags), "
-            "(SELECT count(DISTINCT story_id) FROM articles)"
-        ).fetchone()
+            "(SELECT count(DISTINCT story_id) FROM articles)",
+        )
         report["articles"], report["flagged"], report["stories"] = counts
-        digests = []
-        if settings is not None and getattr(settings, "digests", ()):
+        digests: list[dict[str, Any]] = []
+        if settings is not None and settings.digests:
             from newswatch.digest.deliver import pending_items
 
             for d in settings.digests:
+                n: int | str
                 try:
                     n = len(pending_items(con, d))
                 except Exception as e:  # a status report must not fail on one digest

@@ -191,11 +191,13 @@ def plot_trends(
     try:
         for r in rows[:top]:
             xs = [start + timedelta(days=i) for i in range(len(r.series))]
-            (line,) = ax.plot(xs, r.series, marker=".", label=f"{r.kind}:{r.entity_id}")
+            # matplotlib plots dates on its date axis; its stubs only know numbers
+            label = f"{r.kind}:{r.entity_id}"
+            (line,) = ax.plot(xs, r.series, marker=".", label=label)  # type: ignore[arg-type]
             hits = [s for s in spikes if (s.kind, s.entity_id) == (r.kind, r.entity_id)]
             if hits:
                 ax.scatter(
-                    [s.day for s in hits],
+                    [s.day for s in hits],  # type: ignore[arg-type]
                     [s.stories for s in hits],
                     s=80,
                     facecolors="none",

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.settings import StorySettings
-from newswatch.store.engine import Engine
+from newswatch.store.engine import Engine, fetch_one
 from newswatch.store.runs import Problem, insert_problems
 from newswatch.store.stories import assign_batch_stories
 
@@ -208,7 +208,8 @@ class Articles:
                 cur = con.execute(
                     "INSERT INTO flags SELECT * FROM _b_flags WHERE article_id IN (SELECT article_id FROM _new)"
                 )
-                stats.articles_flagged = int(cur.fetchone()[0])
+                row = cur.fetchone()
+                stats.articles_flagged = int(row[0]) if row else 0
                 con.execute("DROP TABLE _new")
             con.execute(
                 "INSERT INTO article_urls SELECT DISTINCT u.url, u.article_id FROM _b_urls u "
@@ -290,10 +291,11 @@ class Articles:
         cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=article_text_days)
 
         def drop(con: duckdb.DuckDBPyConnection) -> int:
-            (n,) = con.execute(
+            (n,) = fetch_one(
+                con,
                 "SELECT count(*) FROM articles WHERE text IS NOT NULL AND fetched_at < ?",
                 [cutoff],
-            ).fetchone()
+            )
             if n:
                 con.execute(
                     "UPDATE articles SET text = NULL WHERE text IS NOT NULL AND fetched_at < ?",

@@ -41,7 +41,8 @@ Public SQL (documented in the README; changed only by a new migration):
     flags(article_id, actors, allegations, score, flagged_at, watchlist_version)
     sources(name, url, language, tags, enabled, last_status, last_http_status, last_error,
             last_polled_at, last_success_at, last_new_item_at, consecutive_failures, ...)
-    runs(run_id, started_at, finished_at, status, ...)      problems(run_id, occurred_at, source, url, stage, kind, reason)
+    runs(run_id, started_at, finished_at, status, ...)
+    problems(run_id, occurred_at, source, url, stage, kind, reason)
     feed_leases(name, owner, leased_until)
 """
 
@@ -55,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -69,6 +70,7 @@ __all__ = [
     "LAKE_PREFIX",
     "Engine",
     "close_lakes",
+    "fetch_one",
     "is_conflict_error",
     "is_lock_error",
     "retry",
@@ -92,6 +94,14 @@ def is_conflict_error(e: BaseException) -> bool:
         return False
     msg = str(e).lower()
     return "conflict" in msg or "maximum retry count" in msg
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The one row an aggregate query returns (``count(*)``, ``max(…)``): never None."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:  # pragma: no cover - an aggregate without GROUP BY always has a row
+        raise StoreError(f"no row from: {sql[:80]}")
+    return row
 
 
 def retry(
@@ -442,7 +452,7 @@ class Engine:
             row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
         except duckdb.CatalogException:
             return 0
-        return int(row[0] or 0)
+        return int(row[0] or 0) if row else 0
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.schema_version(con) >= SCHEMA_VERSION:

@@ -67,7 +67,7 @@ def search(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20) -> list[
         [query, limit],
     ).fetchall()
     cols = ("article_id", "story_id", "source", "title", "published_at", "score")
-    return [dict(zip(cols, r)) for r in rows]
+    return [dict(zip(cols, r, strict=False)) for r in rows]
 
 
 class Search:

@@ -90,7 +90,8 @@ class Sources:
         def sync(con: duckdb.DuckDBPyConnection) -> None:
             if rows:
                 con.execute(
-                    "CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, tags VARCHAR[], enabled BOOLEAN)"
+                    "CREATE TEMP TABLE _cfg(name VARCHAR, url VARCHAR, language VARCHAR, "
+                    "tags VARCHAR[], enabled BOOLEAN)"
                 )
                 con.register(
                     "_cfg_rows",
@@ -158,24 +159,30 @@ class Sources:
                 else ("set" if u.status == FeedStatus.OK else "merge")
             )
 
-        S, I, F, T, B = pa.string(), pa.int64(), pa.float64(), pa.timestamp("us"), pa.bool_()
+        STR, INT, FLOAT, TS, BOOL = (
+            pa.string(),
+            pa.int64(),
+            pa.float64(),
+            pa.timestamp("us"),
+            pa.bool_(),
+        )
         cols = {
-            "name": (S, lambda u: u.name),
-            "status": (S, lambda u: str(u.status)),
-            "http_status": (I, lambda u: u.http_status),
-            "error": (S, lambda u: u.error),
-            "polled_at": (T, lambda u: u.polled_at),
-            "failed": (B, lambda u: u.status in (FeedStatus.FAILED, FeedStatus.BROKEN)),
-            "new_items": (I, lambda u: u.new_items),
-            "mode": (S, mode),
-            "etag": (S, lambda u: u.etag),
-            "last_modified": (S, lambda u: u.last_modified),
-            "body_hash": (S, lambda u: u.body_hash),
-            "entries_seen": (I, lambda u: u.entries_seen),
-            "update_minutes": (I, lambda u: u.update_minutes),
-            "poll_interval_minutes": (F, lambda u: u.poll_interval_minutes),
-            "failure_score": (F, lambda u: u.failure_score),
-            "next_poll_at": (T, lambda u: u.next_poll_at),
+            "name": (STR, lambda u: u.name),
+            "status": (STR, lambda u: str(u.status)),
+            "http_status": (INT, lambda u: u.http_status),
+            "error": (STR, lambda u: u.error),
+            "polled_at": (TS, lambda u: u.polled_at),
+            "failed": (BOOL, lambda u: u.status in (FeedStatus.FAILED, FeedStatus.BROKEN)),
+            "new_items": (INT, lambda u: u.new_items),
+            "mode": (STR, mode),
+            "etag": (STR, lambda u: u.etag),
+            "last_modified": (STR, lambda u: u.last_modified),
+            "body_hash": (STR, lambda u: u.body_hash),
+            "entries_seen": (INT, lambda u: u.entries_seen),
+            "update_minutes": (INT, lambda u: u.update_minutes),
+            "poll_interval_minutes": (FLOAT, lambda u: u.poll_interval_minutes),
+            "failure_score": (FLOAT, lambda u: u.failure_score),
+            "next_poll_at": (TS, lambda u: u.next_poll_at),
         }
         last = {u.name: u for u in updates}  # one row per feed: the last outcome wins
         table = pa.table(
@@ -192,16 +199,23 @@ class Sources:
                         last_polled_at = u.polled_at,
                         last_success_at = CASE WHEN u.failed THEN sources.last_success_at ELSE u.polled_at END,
                         last_new_item_at = CASE WHEN u.new_items > 0 THEN u.polled_at ELSE sources.last_new_item_at END,
-                        consecutive_failures = CASE WHEN u.failed THEN coalesce(sources.consecutive_failures, 0) + 1 ELSE 0 END,
-                        etag = CASE u.mode WHEN 'set' THEN u.etag WHEN 'merge' THEN coalesce(u.etag, sources.etag) ELSE sources.etag END,
-                        last_modified = CASE u.mode WHEN 'set' THEN u.last_modified WHEN 'merge' THEN coalesce(u.last_modified, sources.last_modified) ELSE sources.last_modified END,
-                        body_hash = CASE u.mode WHEN 'set' THEN u.body_hash WHEN 'merge' THEN coalesce(u.body_hash, sources.body_hash) ELSE sources.body_hash END,
+                        consecutive_failures = CASE WHEN u.failed
+                            THEN coalesce(sources.consecutive_failures, 0) + 1 ELSE 0 END,
+                        etag = CASE u.mode WHEN 'set' THEN u.etag
+                            WHEN 'merge' THEN coalesce(u.etag, sources.etag) ELSE sources.etag END,
+                        last_modified = CASE u.mode WHEN 'set' THEN u.last_modified
+                            WHEN 'merge' THEN coalesce(u.last_modified, sources.last_modified)
+                            ELSE sources.last_modified END,
+                        body_hash = CASE u.mode WHEN 'set' THEN u.body_hash
+                            WHEN 'merge' THEN coalesce(u.body_hash, sources.body_hash)
+                            ELSE sources.body_hash END,
                         entries_last_seen = coalesce(u.entries_seen, sources.entries_last_seen),
                         update_minutes = coalesce(u.update_minutes, sources.update_minutes),
                         poll_interval_minutes = coalesce(u.poll_interval_minutes, sources.poll_interval_minutes),
                         failure_score = coalesce(u.failure_score, sources.failure_score),
                         next_poll_at = coalesce(u.next_poll_at, sources.next_poll_at),
-                        failing_since = CASE WHEN u.failed THEN coalesce(sources.failing_since, u.polled_at) ELSE NULL END
+                        failing_since = CASE WHEN u.failed
+                            THEN coalesce(sources.failing_since, u.polled_at) ELSE NULL END
                     FROM _upd u WHERE sources.name = u.name
                     """
                 )

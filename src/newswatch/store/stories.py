@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import duckdb
 import numpy as np
@@ -86,14 +87,14 @@ def assign_stories(
     usable = [
         i
         for i in range(n)
-        if sigs[i] is not None and ids[i] not in known and sigs[i].values.size == st.num_perm
+        if (sig := sigs[i]) is not None and ids[i] not in known and sig.values.size == st.num_perm
     ]
     keys = np.zeros((n, st.bands), np.int64)
     if usable:
-        keys[usable] = bucket_keys(np.stack([sigs[i].values for i in usable]), st)
+        keys[usable] = bucket_keys(np.stack([cast(Sig, sigs[i]).values for i in usable]), st)
 
     # candidates from the archive: one join on (band, bucket) within the window
-    archive: dict[int, list[tuple[str, str, datetime | None, str | None, Sig]]] = {}
+    archive: dict[int, list[tuple[str, str, datetime, str | None, Sig]]] = {}
     if usable:
         q = pa.table(
             {
@@ -162,7 +163,7 @@ def assign_stories(
                 if abs(times[j] - times[i]) > window:
                     continue
                 same, score = same_story(
-                    sig, sigs[j], title_similarity(tg, grams(items[j].title)), st
+                    sig, cast(Sig, sigs[j]), title_similarity(tg, grams(items[j].title)), st
                 )
                 if same and score > best[0]:
                     best = (score, result[items[j].article_id])
@@ -184,7 +185,7 @@ def assign_stories(
                 ),
                 "day": pa.array([days[i] for i in fresh], pa.date32()),
                 "shingles": pa.array(
-                    [sigs[i].shingles if sigs[i] else 0 for i in fresh], pa.int32()
+                    [s.shingles if (s := sigs[i]) else 0 for i in fresh], pa.int32()
                 ),
                 "title": pa.array([items[i].title for i in fresh], pa.string()),
                 "signature": pa.array([items[i].signature or None for i in fresh], pa.binary()),
