@@ -250,3 +250,73 @@ def test_kana_in_every_unicode_form_and_half_width(m, form):
     assert actors(m, text, "ja") == {"iran", "hezbollah"}
     assert actors(m, "ﾋｽﾞﾎﾞﾗの幹部", "ja") == {"hezbollah"}  # half-width katakana
     assert normalize("ｶﾞｻﾞ").text == normalize("ガザ").text == "ガザ"
+
+
+TTT, TN, AT, MT = (
+    "tunnel_technology_transfer",
+    "tunnel_network",
+    "arms_transfer",
+    "military_training",
+)
+
+
+@pytest.mark.parametrize(
+    "lang, text, expected",
+    [
+        (
+            "ja",
+            "イスラエル軍は、ハマスが北朝鮮から対戦車ロケットを調達していたとの見方を示した。",
+            {AT},
+        ),
+        ("ja", "ヒズボラの地下網は北朝鮮の専門家の指導で築かれたとされる。", {TN, TTT}),
+        ("ja", "北朝鮮の軍事顧問団がレバノンでヒズボラ戦闘員に戦術を教えていたという。", {MT}),
+        ("zh", "报道称，哈马斯使用的部分武器产自朝鲜。", {AT}),
+        ("zh", "以军称，真主党在朝鲜专家协助下修建了大规模地下隧道。", {TN, TTT}),
+        ("zh", "据称朝鲜教官曾在黎巴嫩为真主党武装人员提供军事训练。", {MT}),
+        (
+            "fa",
+            "ارتش اسرائیل مدعی است حماس از موشک‌های ضدتانک ساخت کره شمالی استفاده کرده است.",
+            {AT},
+        ),
+        (
+            "fa",
+            "به گفته منابع غربی، کارشناسان کره شمالی در حفر تونل‌های حزب‌الله مشارکت داشته‌اند.",
+            {TN, TTT},
+        ),
+        (
+            "tr",
+            "İsrail, Hizbullah'ın tünel ağının Kuzey Koreli uzmanların yardımıyla inşa edildiğini öne sürüyor.",
+            {TN, TTT},
+        ),
+        (
+            "tr",
+            "Raporda, Kuzey Kore'nin Hamas'a roket ve mühimmat tedarik ettiği belirtildi.",
+            {AT},
+        ),
+        (
+            "id",
+            "Laporan itu menyebut Korea Utara menjual rudal anti-tank kepada Hamas melalui perantara.",
+            {AT},
+        ),
+        (
+            "id",
+            "Hizbullah disebut membangun jaringan terowongan dengan bantuan ahli dari Korea Utara.",
+            {TN, TTT},
+        ),
+        (
+            "en",
+            "North Korean-made Bulsae anti-tank missiles have turned up in Hezbollah's hands.",
+            {AT},
+        ),
+        ("en", "Pyongyang's engineers advised Hezbollah on digging.", {TTT}),
+        ("fr", "La Corée du Nord aurait livré des roquettes au Hezbollah.", {AT}),
+        ("de", "Nordkorea soll der Hisbollah beim Bau ihrer Tunnel geholfen haben.", {TN, TTT}),
+        ("es", "Corea del Norte habría entrenado a milicianos de Hezbolá.", {MT}),
+        ("ru", "КНДР помогала «Хезболле» строить туннели.", {TN, TTT}),
+        ("he", "צפון קוריאה סייעה לחיזבאללה לחפור מנהרות.", {TN, TTT}),
+        ("ar", "زودت كوريا الشمالية حزب الله بصواريخ مضادة للدروع.", {AT}),
+        ("ko", "북한이 하마스에 로켓을 판매했다는 의혹이 제기됐다.", {AT}),
+    ],
+)
+def test_allegations_as_reports_phrase_them(m, lang, text, expected):
+    assert set(m.match(text, language=lang).allegations) == expected
