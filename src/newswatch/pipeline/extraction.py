@@ -2,13 +2,16 @@
 
 Extraction (trafilatura) is the dominant cost of a pass, so it runs in a process pool
 across the machine's cores, together with everything else that is per-article CPU work:
-choosing the canonical URL, language detection and flagging. The matcher is compiled once
-per process by :func:`init_worker`.
+choosing the canonical URL, language detection, flagging and the story signature. The
+matcher is compiled once per process by :func:`init_worker`; :func:`usable_cpus` sizes the
+pool when ``pipeline.workers`` is 0.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,15 +19,16 @@ from pathlib import Path
 
 from newswatch.ingest.extract import extract_article, summary_text
 from newswatch.ingest.urls import choose_canonical, url_id
-from newswatch.models import ArticleRecord, Extracted, FeedEntry, FlagResult
+from newswatch.models import ArticleRecord, Extracted, Extraction, FeedEntry, FlagResult
 from newswatch.settings import StorySettings
 from newswatch.stories import DEFAULT_SETTINGS, signature
 
-__all__ = ["PageJob", "content_hash", "init_worker", "process_page"]
+__all__ = ["PageJob", "content_hash", "init_worker", "process_page", "usable_cpus"]
 
 _MATCHER = None
 _MATCHER_PATH: str | None = None
 _STORY_SETTINGS = None
+_EXTRACTION = "fast"  # pipeline.extraction, set by init_worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +41,30 @@ class PageJob:
     fetch_error: str | None = None
 
 
-def init_worker(watchlist_path: str | None, story_settings: dict | None = None) -> None:
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask, capped by a cgroup (v2) CPU quota
+    such as ``docker run --cpus 2``, where ``os.cpu_count()`` sees every core of the host."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def init_worker(
+    watchlist_path: str | None, story_settings: dict | None = None, extraction: str = "fast"
+) -> None:
     """Process-pool initializer: compile the watchlist once per process."""
-    global _MATCHER, _MATCHER_PATH, _STORY_SETTINGS
+    global _MATCHER, _MATCHER_PATH, _STORY_SETTINGS, _EXTRACTION
 
     _STORY_SETTINGS = StorySettings(**(story_settings or {}))
+    _EXTRACTION = extraction
     if watchlist_path is None:
         _MATCHER, _MATCHER_PATH = None, None
         return
@@ -63,6 +86,7 @@ def content_hash(text: str | None) -> str:
 def process_page(job: PageJob) -> ArticleRecord:
     """Extract, canonicalise, detect language and flag one page. Never raises for bad pages."""
     entry = job.entry
+    summary = summary_text(entry.summary)
     if job.content is not None:
         ex = extract_article(
             job.content,
@@ -71,13 +95,13 @@ def process_page(job: PageJob) -> ArticleRecord:
             feed_title=entry.title,
             feed_summary=entry.summary,
             with_metadata=not (entry.title and entry.published_at),
+            mode=_EXTRACTION,
         )
     else:
-        summary = summary_text(entry.summary)
         ex = Extracted(
             text=summary,
             title=entry.title,
-            extraction="feed_summary" if summary else "failed",
+            extraction=Extraction.FEED_SUMMARY if summary else Extraction.FAILED,
             error=job.fetch_error,
         )
     canonical = choose_canonical(job.final_url, ex.canonical_url)
@@ -99,7 +123,7 @@ def process_page(job: PageJob) -> ArticleRecord:
         fetched_at=job.fetched_at,
         language=language,
         text=text,
-        summary=summary_text(entry.summary),
+        summary=summary,
         extraction=ex.extraction,
         content_hash=content_hash(text),
         flag=flag,
