@@ -395,6 +395,25 @@ def _children_map() -> dict[int, list[int]]:
     return kids
 
 
+def _kind(pid: int, main: int) -> str:
+    """main / forkserver / worker / resource_tracker / other, from /proc."""
+    if pid == main:
+        return "main"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return "other"
+    ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+    if b"resource_tracker" in cmd:
+        return "resource_tracker"
+    if b"forkserver" in cmd:
+        return "forkserver" if ppid == main else "worker"
+    return "other"
+
+
 def _tree(pid: int) -> list[int]:
     kids = _children_map()
     out, todo = [], [pid]
@@ -440,6 +459,7 @@ class ProcResult:
     returncode: int
     stdout: str
     stderr: str
+    at_peak: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # kind -> MB each
     main_cpu: float = 0.0  # the `newswatch` process itself
     main_rss_mb: float = 0.0  # its peak RSS
     bench_cpu: float = 0.0  # this process meanwhile: the local server (and the sampler)
@@ -468,6 +488,8 @@ def run_tree(
         t.start()
     peak_rss = peak_pss = main_rss = 0
     seen: set[int] = set()
+    kinds: dict[int, str] = {}
+    peak_each: dict[int, int] = {}
     self0 = time.process_time()
     pids: list[int] = []
     tick = 0
@@ -482,19 +504,27 @@ def run_tree(
         if tick % every_s == 0:
             pids = _tree(proc.pid)
             seen.update(pids)
+            for p in pids:
+                if p not in kinds:
+                    kinds[p] = _kind(p, proc.pid)
         rss = 0
+        each = {}
         for p in pids:
-            r = _rss_kb(p)
+            r = each[p] = _rss_kb(p)
             rss += r
             if p == proc.pid:
                 main_rss = max(main_rss, r)
-        peak_rss = max(peak_rss, rss)
+        if rss > peak_rss:
+            peak_rss, peak_each = rss, each
         if tick % (2 * every_s) == 0:
             peak_pss = max(peak_pss, sum(_pss_kb(p) for p in pids))
         tick += 1
         time.sleep(interval)
     wall = time.perf_counter() - t0
     bench_cpu = time.process_time() - self0
+    at_peak: dict[str, list[float]] = {}
+    for p, r in sorted(peak_each.items()):
+        at_peak.setdefault(kinds.get(p, "other"), []).append(r / 1024)
     main_cpu = usage.ru_utime + usage.ru_stime
     for t in pumps:
         t.join(5)
@@ -518,9 +548,10 @@ def run_tree(
         proc.returncode,
         b"".join(out_chunks["out"]).decode(errors="replace"),
         b"".join(out_chunks["err"]).decode(errors="replace"),
-        main_cpu,
-        main_rss / 1024,
-        bench_cpu,
+        at_peak=at_peak,
+        main_cpu=main_cpu,
+        main_rss_mb=main_rss / 1024,
+        bench_cpu=bench_cpu,
     )
 
 
@@ -599,15 +630,26 @@ def bench_variants(pages: list[Page], repeat: int, log) -> list[dict]:
 
 
 def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
-    """newswatch's per-page work in one process (extract with metadata + canonical + language + flag)."""
+    """newswatch's per-page work in one process, as in the pass (the feed entry has a title and
+    a date, so no page metadata is extracted), and the cost of each of its stages."""
+    from newswatch.flagging.matcher import Matcher
+    from newswatch.ingest.extract import extract_article
+    from newswatch.ingest.language import detect_language
     from newswatch.models import FeedEntry
-    from newswatch.pipeline.extraction import PageJob, init_worker, process_page
+    from newswatch.pipeline.extraction import PageJob, content_hash, init_worker, process_page
+    from newswatch.stories import signature
 
     init_worker(str(ROOT / "config" / "watchlist.yaml"))
     now = datetime(2026, 1, 1)
     jobs = [
         PageJob(
-            FeedEntry("bench", f"http://127.0.0.1/a/0/{i}.html", f"Bench article {i}", "Summary."),
+            FeedEntry(
+                "bench",
+                f"http://127.0.0.1/a/0/{i}.html",
+                f"Bench article {i}",
+                "Summary.",
+                published_at=now,
+            ),
             f"http://127.0.0.1/a/0/{i}.html",
             p.head + copy_paragraph(0, i) + p.tail,
             "text/html; charset=utf-8",
@@ -620,7 +662,25 @@ def bench_process_page(pages: list[Page]) -> tuple[dict, list]:
     records = [process_page(j) for j in jobs]
     dt = time.perf_counter() - t
     f1 = mean_f1(pages, [(0, i, r.text) for i, r in enumerate(records)])
-    return {"rate": len(jobs) / dt, "f1": f1}, records
+
+    matcher = Matcher.from_path(ROOT / "config" / "watchlist.yaml")
+    texts = [r.text or "" for r in records]
+    stages = {
+        "extraction (`extract_article`)": lambda j, text: extract_article(
+            j.content, url=j.final_url, with_metadata=False
+        ),
+        "language detection": lambda j, text: detect_language(text),
+        "flagging (`Matcher.match`)": lambda j, text: matcher.match(text, title=j.entry.title),
+        "story signature": lambda j, text: signature(text, j.entry.title),
+        "content hash": lambda j, text: content_hash(text),
+    }
+    ms = {}
+    for name, fn in stages.items():
+        t0 = time.process_time()
+        for j, text in zip(jobs, texts, strict=True):
+            fn(j, text)
+        ms[name] = 1000 * (time.process_time() - t0) / len(jobs)
+    return {"rate": len(jobs) / dt, "f1": f1, "ms": 1000 * dt / len(jobs), "stages": ms}, records
 
 
 def bench_matcher(records: list, repeat: int = 3) -> dict:
@@ -666,6 +726,7 @@ def bench_pipeline(
                 "bench_cpu": res.bench_cpu,
                 "rss": res.peak_rss_mb,
                 "main_rss": res.main_rss_mb,
+                "at_peak": res.at_peak,
                 "pss": res.peak_pss_mb,
                 "articles": summary["articles_new"],
                 "pages_failed": summary["pages_failed"],
@@ -683,6 +744,12 @@ def bench_pipeline(
             f"stored-text F1 {f1 or float('nan'):.3f}, peak RSS {res.peak_rss_mb:.0f} MB "
             f"(main {res.main_rss_mb:.0f}) / PSS {res.peak_pss_mb:.0f} MB, "
             f"{res.procs} processes, load before {ld}"
+        )
+        log(
+            "    RSS at the peak: "
+            + ", ".join(
+                f"{k} {' + '.join(f'{mb:.0f}' for mb in v)} MB" for k, v in res.at_peak.items()
+            )
         )
         shutil.rmtree(d, ignore_errors=True)
     med = lambda k: statistics.median(x[k] for x in runs)  # noqa: E731
@@ -1000,6 +1067,11 @@ def report(
     L.append(
         f"| newswatch `process_page` (extract + canonical + language + flag + signature), "
         f"one process: pages/s; mean F1 | {pp['rate']:.1f}; {_f1(pp['f1'])} | | |"
+    )
+    L.append(
+        "| … of which (CPU per page) | "
+        + "; ".join(f"{k} {v:.2f} ms" for k, v in pp["stages"].items())
+        + f" (all: {pp['ms']:.2f} ms) | | |"
     )
     top = max((x["scale"] for x in pipes), default=0)
     for p in pipes:
