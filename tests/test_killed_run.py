@@ -84,7 +84,10 @@ def test_kill_mid_pass_then_rerun(tmp_path):
         assert _count(db) == 6
         assert _count(db, "SELECT count(*) - count(DISTINCT canonical_url) FROM articles") == 0
         assert _count(db, "SELECT count(*) - count(DISTINCT article_id) FROM flags") == 0
-        assert _count(db, "SELECT count(*) FROM runs WHERE status = 'running'") == 1
+        # the killed pass is not left 'running' for ever: the rerun closed it as crashed
+        assert _count(db, "SELECT count(*) FROM runs WHERE status = 'running'") == 0
+        assert _count(db, "SELECT count(*) FROM runs WHERE status = 'crashed'") == 1
+        assert summary.crashed_runs and len(summary.crashed_runs) == 1
         assert _count(db, "SELECT count(*) FROM runs WHERE status = 'completed'") == 1
         # the rerun fetched only the page it did not have
         wire_pages = [p for p, s in site.responses if p.startswith("/wire/")]

@@ -93,7 +93,11 @@ class FetchError(NewswatchError):
 
 
 class StoreError(NewswatchError):
-    """The database is unavailable or refused a statement."""
+    """The database is unavailable, damaged, or refused a statement."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 class StoreConflict(StoreError):

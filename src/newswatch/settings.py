@@ -36,23 +36,23 @@ from newswatch.errors import ConfigError
 
 __all__ = [
     "PASSWORD_ENV",
+    "Config",
     "DigestSettings",
     "DigestsConfig",
-    "PollingSettings",
-    "ServeSettings",
-    "SmtpSettings",
-    "StorySettings",
-    "RetentionSettings",
-    "load_digest_settings",
-    "Config",
     "FetchSettings",
     "PipelineSettings",
+    "PollingSettings",
+    "RetentionSettings",
+    "ServeSettings",
     "Settings",
+    "SmtpSettings",
     "Source",
+    "StorySettings",
     "default_config_dir",
     "default_db_path",
     "format_validation_error",
     "load_config",
+    "load_digest_settings",
     "load_settings",
     "load_sources",
     "read_yaml",
@@ -93,6 +93,9 @@ class PipelineSettings(_Model):
 
     # processes that extract and flag pages; 0 means one per CPU core
     workers: int = Field(0, ge=0)
+    # trafilatura without its readability/jusText comparison ("fast"; the whole cascade only
+    # where that finds too little text), or always the whole cascade ("full")
+    extraction: Literal["fast", "full"] = "fast"
     batch_size: int = Field(200, ge=1)
     max_articles_per_feed: int = Field(200, ge=1)
     # articles in flight at once (bounds memory whatever the size of a run)
@@ -101,9 +104,11 @@ class PipelineSettings(_Model):
     # stored articles, at most every fulltext_refresh_minutes (0: after every such pass)
     fulltext_index: bool = True
     fulltext_refresh_minutes: float = Field(60, ge=0)
-    # how long a pass holds its feeds (several workers never fetch one feed in one pass);
-    # longer than a pass takes, shorter than the polling interval
-    lease_seconds: int = Field(900, ge=10)
+    # how long a pass's feed leases last without renewal (several workers never fetch one
+    # feed in one pass). A running pass renews them (and its heartbeat) every
+    # min(30 s, lease_seconds / 4), so a dead worker's feeds are free again this long after
+    # it died, whatever its host name, and a pass silent for 3 renewals is closed as crashed
+    lease_seconds: int = Field(120, ge=10)
 
 
 class RetentionSettings(_Model):

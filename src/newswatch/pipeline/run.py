@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newswatch.errors import FetchError
@@ -31,7 +31,7 @@ from newswatch.ingest.fetch import Fetcher
 from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.models import ArticleRecord, FeedEntry, FeedStatus, ProblemStage, RunStatus
-from newswatch.pipeline.extraction import PageJob, init_worker, process_page
+from newswatch.pipeline.extraction import PageJob, init_worker, process_page, usable_cpus
 from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
@@ -73,6 +73,15 @@ class RunSummary:
     articles_new: int = 0
     articles_flagged: int = 0
     pages_failed: int = 0
+    # articles of batches whose write failed: not stored, their feeds fetched again in full
+    # next pass (their validators are not saved), so they come back
+    articles_not_stored: int = 0
+    status: RunStatus = RunStatus.RUNNING
+    # feeds of this pass that another live pass held (it polls them), and earlier passes
+    # found dead and closed as crashed
+    feeds_leased_elsewhere: int = 0
+    crashed_runs: list[str] = field(default_factory=list)
+    store_errors: list[str] = field(default_factory=list)
     flagged: list[dict[str, Any]] = field(default_factory=list)  # the first flagged articles
     alerts: list[str] = field(
         default_factory=list
@@ -101,10 +110,15 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "status": self.status,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             **self.counts(),
             "articles_known": self.articles_known,
+            "articles_not_stored": self.articles_not_stored,
+            "feeds_leased_elsewhere": self.feeds_leased_elsewhere,
+            "crashed_runs": self.crashed_runs,
+            "store_errors": self.store_errors,
             "failing_feeds": [
                 {"name": f.name, "status": f.status, "reason": f.reason} for f in self.failing
             ],
@@ -168,11 +182,12 @@ class _Pass:
             maxsize=self.settings.pipeline.max_in_flight
         )
         n = workers if workers is not None else self.settings.pipeline.workers
-        self.workers = n or (os.cpu_count() or 1)
+        self.workers = n or usable_cpus()  # 0: one per core this process may use
         self._pool: ProcessPoolExecutor | None = None
         self.watchlist_version: str | None = None
         self._lookups: list[tuple[list[str], asyncio.Future[set[str]]]] = []
         self._lookup_running = False
+        self._lookup_task: asyncio.Task[None] | None = None
 
     async def known_urls(self, urls: list[str]) -> set[str]:
         """Coalesced dedup lookups: feeds that ask while a lookup or a write is under way
@@ -181,7 +196,7 @@ class _Pass:
         self._lookups.append((urls, fut))
         if not self._lookup_running:
             self._lookup_running = True
-            asyncio.create_task(self._drain_lookups())
+            self._lookup_task = asyncio.create_task(self._drain_lookups())
         return await fut
 
     async def _drain_lookups(self) -> None:
@@ -218,7 +233,11 @@ class _Pass:
                 max_workers=self.workers,
                 mp_context=ctx,
                 initializer=init_worker,
-                initargs=(str(self.config.watchlist_path), self.settings.stories.model_dump()),
+                initargs=(
+                    str(self.config.watchlist_path),
+                    self.settings.stories.model_dump(),
+                    self.settings.pipeline.extraction,
+                ),
             )
         return self._pool
 
@@ -241,14 +260,32 @@ class _Pass:
         extra = {
             a: self.extra_urls.pop(a) for a in [r.article_id for r in batch] if a in self.extra_urls
         }
-        stats = await self.db(
-            self.store.articles.write_batch,
-            batch,
-            run_id=self.summary.run_id,
-            watchlist_version=self.watchlist_version,
-            extra_urls=extra,
-            stories=self.settings.stories,
-        )
+        try:
+            stats = await self.db(
+                self.store.articles.write_batch,
+                batch,
+                run_id=self.summary.run_id,
+                watchlist_version=self.watchlist_version,
+                extra_urls=extra,
+                stories=self.settings.stories,
+            )
+        except Exception as e:  # a lock held too long, a full disk, a conflict, a lost catalog
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            # nothing of the batch was committed: every feed that led to one of its articles
+            # keeps its old validators, so the next pass fetches it in full and stores them
+            feeds = sorted({r.source for r in batch})
+            self.refetch_feeds.update(feeds)
+            self.summary.articles_not_stored += len(batch)
+            reason = (
+                f"a batch of {len(batch)} articles from {len(feeds)} feed(s) was not stored "
+                f"({type(e).__name__}: {e}); those feeds are fetched again in full next pass"
+            )
+            self.summary.store_errors.append(reason)
+            self.problems += [
+                Problem(ProblemStage.STORE, reason, source=f, kind="write_failed") for f in feeds
+            ]
+            return
         self.summary.articles_new += stats.articles_new
         self.summary.articles_flagged += stats.articles_flagged
         self.summary.articles_known += stats.duplicates
@@ -333,7 +370,7 @@ class _Pass:
                     state,
                     SourceUpdate(
                         source.name,
-                        "not_modified",
+                        FeedStatus.NOT_MODIFIED,
                         now,
                         http_status=304,
                         etag=res.etag,
@@ -348,7 +385,7 @@ class _Pass:
                     state,
                     SourceUpdate(
                         source.name,
-                        "unchanged",
+                        FeedStatus.UNCHANGED,
                         now,
                         http_status=res.status,
                         etag=res.etag,
@@ -401,12 +438,12 @@ class _Pass:
             canon = [canonicalize_url(e.link) for e in entries]
             known = await self.known_urls(canon)
             new: list[tuple[FeedEntry, str]] = []
-            for e, c in zip(entries, canon):
+            for entry, c in zip(entries, canon, strict=True):
                 if c in known:
                     self.summary.articles_known += 1
                 elif c not in self.seen_links:
                     self.seen_links.add(c)
-                    new.append((e, c))
+                    new.append((entry, c))
             new = new[: self.settings.pipeline.max_articles_per_feed]
             outcome.new_entries = len(new)
             self.record(
@@ -515,6 +552,33 @@ class _Pass:
         finally:
             self.progress("page_done", 1)
 
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a running pass says it is alive (and renews its leases)."""
+        return max(1.0, min(30.0, self.settings.pipeline.lease_seconds / 4))
+
+    @property
+    def stale_after(self) -> timedelta:
+        """A pass on another host silent for this long is taken for dead."""
+        return timedelta(seconds=max(3 * self.heartbeat_seconds, 10.0))
+
+    async def heartbeat(self, owner: str) -> None:
+        """Renew this pass's heartbeat and feed leases until it is cancelled."""
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self.db(
+                    self.store.runs.heartbeat,
+                    self.summary.run_id,
+                    owner,
+                    _utcnow(),
+                    lease_seconds=self.settings.pipeline.lease_seconds,
+                )
+            except Exception as e:  # a missed beat is not fatal; the next one tries again
+                self.problems.append(
+                    Problem(ProblemStage.STORE, f"heartbeat not written: {e}", kind="heartbeat")
+                )
+
     # -- the pass ---------------------------------------------------------------------------
     async def run(self, sources: list[Source], *, due_only: bool = False) -> RunSummary:
         await self.db(self.store.sources.sync, self.config.sources, stories=self.settings.stories)
@@ -527,9 +591,18 @@ class _Pass:
         # (a dead worker's leases expire, or are freed at once on its own host)
         owner = f"{socket.gethostname()}:{os.getpid()}:{self.summary.run_id}"
         await self.db(self.store.leases.release_dead_local)
-        await self.db(
-            self.store.runs.start, self.summary.run_id, self.summary.started_at, len(sources)
+        # passes whose process died (kill -9, a lost container) are closed as crashed
+        self.summary.crashed_runs = await self.db(
+            self.store.runs.close_crashed, _utcnow(), stale_after=self.stale_after
         )
+        await self.db(
+            self.store.runs.start,
+            self.summary.run_id,
+            self.summary.started_at,
+            len(sources),
+            owner=owner,
+        )
+        heartbeat = asyncio.create_task(self.heartbeat(owner))
         from newswatch.flagging.matcher import (
             Matcher,
         )  # validated by the caller; here for its version only
@@ -556,6 +629,7 @@ class _Pass:
                             ttl_seconds=self.settings.pipeline.lease_seconds,
                         )
                     )
+                    self.summary.feeds_leased_elsewhere += len(chunk) - len(claimed)
                     if not claimed:
                         continue
                     # another worker may have polled a feed (and let it go) since this pass began
@@ -574,16 +648,24 @@ class _Pass:
                 for _ in consumers:
                     await self.pages.put(None)
                 await asyncio.gather(*consumers)
+            # every page is extracted: the workers exit now instead of idling, with their
+            # memory, through the last writes and the full-text rebuild (the peak of a pass)
+            await asyncio.to_thread(self.close_pool)
             await self.flush(force=True)
             if self.summary.articles_new and self.settings.pipeline.fulltext_index:
                 age = await self.db(self.store.search.age)
                 if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:
                     await self.db(self.store.search.rebuild)
-            status = RunStatus.COMPLETED
+            status = (
+                RunStatus.INCOMPLETE if self.summary.articles_not_stored else RunStatus.COMPLETED
+            )
         finally:
-            self.close_pool(cancel=(status != RunStatus.COMPLETED))
+            heartbeat.cancel()
+            finished = status in (RunStatus.COMPLETED, RunStatus.INCOMPLETE)
+            self.close_pool(cancel=not finished)
             self.summary.finished_at = _utcnow()
-            if status == RunStatus.COMPLETED:
+            self.summary.status = status
+            if finished:
                 self.updates = [
                     replace(u, etag=None, last_modified=None, body_hash=None)
                     if u.name in self.refetch_feeds and u.status == FeedStatus.OK
@@ -633,9 +715,9 @@ async def run_pass_async(
     todo = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     summary = await _Pass(config, store, progress, workers).run(todo, due_only=due_only)
     if config.settings.retention.article_text_days:
-        from newswatch.reports.status import apply_retention
-
-        await asyncio.to_thread(apply_retention, store, config.settings.retention.article_text_days)
+        await asyncio.to_thread(
+            store.articles.drop_old_text, config.settings.retention.article_text_days
+        )
     if summary.articles_flagged and any(d.immediate for d in config.settings.digests):
         await asyncio.to_thread(_send_immediate_alerts, config, store, summary)
     return summary

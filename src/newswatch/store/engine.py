@@ -72,6 +72,7 @@ __all__ = [
     "close_lakes",
     "fetch_one",
     "is_conflict_error",
+    "is_damage_error",
     "is_lock_error",
     "retry",
 ]
@@ -81,9 +82,23 @@ DATA_PATH_ENV = "NEWSWATCH_DATA_PATH"
 LAKE_PREFIX = "ducklake:"
 
 
+# DuckDB's words for a file another process holds ("Could not set lock on file …:
+# Conflicting lock is held in …"); a bare "lock" would also match "block" in a read error
+_LOCK_MESSAGES = re.compile(r"could not set lock|conflicting lock|lock on file", re.IGNORECASE)
+# what DuckDB says of a file that is not (or no longer) a database it can read
+_DAMAGE_MESSAGES = re.compile(
+    r"not a valid DuckDB database|could not read enough bytes|checksum|corrupt", re.IGNORECASE
+)
+
+
 def is_lock_error(e: BaseException) -> bool:
-    msg = str(e)
-    return isinstance(e, duckdb.IOException) and ("lock" in msg.lower() or "Conflicting" in msg)
+    """Another process holds the database file (wait and try again)."""
+    return isinstance(e, duckdb.IOException) and bool(_LOCK_MESSAGES.search(str(e)))
+
+
+def is_damage_error(e: BaseException) -> bool:
+    """The file is damaged or is not a DuckDB database (waiting will not help)."""
+    return isinstance(e, duckdb.Error) and bool(_DAMAGE_MESSAGES.search(str(e)))
 
 
 def is_conflict_error(e: BaseException) -> bool:
@@ -255,6 +270,13 @@ class Engine:
             try:
                 return connect()
             except duckdb.Error as e:
+                if is_damage_error(e):
+                    raise StoreError(
+                        f"{self.display}: the database file is damaged or is not a newswatch "
+                        f"database ({e})",
+                        hint="restore it from a backup, or move it away and run again to start "
+                        "a new one",
+                    ) from None
                 if not is_lock_error(e):
                     raise StoreError(f"{self.display}: cannot open the database: {e}") from None
                 raise

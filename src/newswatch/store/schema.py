@@ -290,6 +290,14 @@ INSERT INTO store_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_writes);
 
 WRITE_SERIAL_VERSION = 5  # from this version on, lake writes bump store_writes
 
+# runs.owner is host:pid:run_id (as the pass's feed leases); heartbeat_at is renewed while the
+# pass runs, so a pass whose process died is told from one still running (and closed as
+# 'crashed' by the next pass)
+_RUN_OWNER_SQL = """
+ALTER TABLE runs ADD COLUMN owner VARCHAR;
+ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _INITIAL_SQL),
     (2, "digest deliveries", DIGEST_SQL),
@@ -302,5 +310,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR NOT NULL, value VARCHAR);",
     ),
     (7, "analysts' verdicts", VERDICTS_SQL),
+    (8, "who runs a pass, and its heartbeat", _RUN_OWNER_SQL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
