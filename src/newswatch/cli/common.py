@@ -87,7 +87,9 @@ def safe_text(s: object) -> str:
 def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
     """Print ``Error: message`` (and ``Hint: hint``) as plain text and exit with ``code``."""
     line = Text("Error: ", style="red")
-    line.append(safe_text(message))
+    # one line: a multi-line message (DuckDB's, with its caret) is joined, and what is left
+    # of control characters is shown escaped
+    line.append(safe_text(" ".join(str(message).split())))
     err_console.print(line, soft_wrap=True)
     if hint:
         err_console.print(Text("Hint: " + safe_text(hint)), soft_wrap=True)

@@ -1,8 +1,12 @@
 """Rows out: one set of output formats shared by every command that prints rows.
 
 ``table`` (Rich, for people), ``csv``, ``json`` (one array of objects) and ``jsonl`` (one
-object per line). Values are made JSON-safe the same way everywhere: timestamps as ISO 8601,
-lists as arrays, bytes as hex.
+object per line). Values are made JSON-safe the same way everywhere: timestamps as ISO 8601
+with their zone (newswatch stores UTC, so a timestamp without a zone is written with
+``+00:00``), lists as arrays, bytes as hex, and NaN and infinities as null (JSON has none).
+
+A table is sized to the terminal on a terminal and never wrapped or cut when piped; its
+cells are text, never Rich markup, with control characters shown escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -21,9 +26,13 @@ FORMATS = ("table", "csv", "json", "jsonl")
 
 
 def jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
@@ -46,6 +55,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(jsonable(value), ensure_ascii=False)
     v = jsonable(value)
+    if v is None:  # NaN and infinities
+        return ""
     return v if isinstance(v, str) else json.dumps(v)
 
 
@@ -89,15 +100,21 @@ def write_rows(
     elif fmt == "table":
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from newswatch.cli.common import safe_text
 
         table = Table(*columns, show_lines=False, header_style="bold")
         for row in rows:
-            cells = [_cell(v) for v in row]
+            cells = [safe_text(_cell(v)) for v in row]
             if max_width:
                 cells = [c if len(c) <= max_width else c[: max_width - 1] + "…" for c in cells]
-            table.add_row(*cells)
+            table.add_row(*(Text(c) for c in cells))
             n += 1
-        Console(file=out, width=max(100, min(240, 24 * len(columns))), soft_wrap=False).print(table)
+        console = Console(file=out, soft_wrap=False)
+        if not console.is_terminal:  # piped: the table's own width, nothing wrapped or cut
+            console = Console(file=out, width=1_000_000, soft_wrap=False)
+        console.print(table, crop=False, overflow="ignore", no_wrap=True)
         if not n:
             out.write("(no rows)\n")
     else:

@@ -1,86 +1,219 @@
-"""``newswatch sql``: read-only SQL against the database."""
+"""``newswatch sql``: read-only SQL against the database.
+
+Read-only means three things here:
+
+* only statements that read are run: SELECT (and WITH, VALUES, FROM …), DESCRIBE, SHOW,
+  SUMMARIZE, and EXPLAIN of one of those; EXPLAIN ANALYZE runs its statement, so what it
+  wraps is checked like any other statement;
+* the connection cannot reach outside the database: DuckDB's external access is off (no
+  ``read_csv('/etc/passwd')``, ``read_text``, ``read_blob``, ``glob``, no ``COPY … TO``, no
+  URL), extensions are neither installed nor loaded by themselves, and the configuration
+  is locked so no statement can turn that back on. ``--allow-files`` lets the shell user
+  read local files (it still writes nothing);
+* on a DuckDB file, a query that holds the file while a scheduled pass waits to write is
+  interrupted after ``WRITER_GRACE_SECONDS``, with a message, so a long analysis never
+  makes a pass fail (copy the file for long work).
+"""
 
 from __future__ import annotations
 
+import re
 import sys
+import threading
+from pathlib import Path
+from typing import Any
 
 import typer
 
 from newswatch.cli.common import (
     DbOpt,
+    FormatOpt,
+    check_format,
     current_store,
     default_db,
+    err_console,
     errors_to_exit,
 )
-from newswatch.errors import ConfigError, StoreError
+from newswatch.errors import StoreError, UsageError
 
-_READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
+__all__ = ["READ_TYPES", "WRITER_GRACE_SECONDS", "check_read_only", "register", "sql"]
+
+# statement types that only read (DuckDB's StatementType names)
+READ_TYPES = {"SELECT", "RELATION"}
+WRITER_GRACE_SECONDS = 20.0
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:\(\s*[^)]*\)\s*)?(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
+_SHOWS = re.compile(r"^\s*(DESCRIBE|SHOW|SUMMARIZE)\b", re.IGNORECASE)
+
+
+def check_read_only(con: Any, query: str) -> list[str]:
+    """The statements of ``query``, each checked to only read; StoreError for the first that
+    does not (nothing has been run then)."""
+    import duckdb
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as e:
+        raise StoreError(f"SQL error: {e}") from None
+    out = []
+    for st in statements:
+        text = st.query
+        kind = st.type.name
+        if kind == "EXPLAIN":
+            inner = _EXPLAIN.sub("", text, count=1)
+            try:
+                wrapped = con.extract_statements(inner)
+            except duckdb.Error as e:
+                raise StoreError(f"SQL error: {e}") from None
+            kinds = [w.type.name for w in wrapped]
+            if len(kinds) != 1 or kinds[0] not in READ_TYPES:
+                raise StoreError(
+                    f"newswatch sql is read-only: EXPLAIN of a {'/'.join(kinds) or 'empty'} "
+                    "statement is refused"
+                )
+        elif kind not in READ_TYPES and not (kind == "PRAGMA" and _SHOWS.match(text)):
+            raise StoreError(f"newswatch sql is read-only: a {kind} statement is refused")
+        out.append(text)
+    return out
+
+
+def _lock_down(con: Any, *, allow_files: bool) -> None:
+    """No extension installed or loaded by itself, no file or URL outside the database
+    (unless ``allow_files``), and no statement can change that back."""
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    if not allow_files:
+        con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def sql(
-    query: str = typer.Argument(..., help="SQL to run, or - to read it from standard input."),
-    db: str | None = DbOpt,
-    fmt: str = typer.Option(
-        "table",
-        "--format",
-        "-f",
-        help="table, csv, json (one array) or jsonl (one object per line).",
+    query: str | None = typer.Argument(
+        None, help="SQL to run, or - to read it from standard input.", show_default=False
     ),
+    file: Path | None = typer.Option(
+        None, "--file", help="Read the SQL from this file.", show_default=False
+    ),
+    db: str | None = DbOpt,
+    fmt: str = FormatOpt("table"),
     max_width: int = typer.Option(
-        80, "--max-width", help="Truncate table cells to this width (0: no limit)."
+        80, "--max-width", help="Cut table cells to this width (0: no limit)."
+    ),
+    allow_files: bool = typer.Option(
+        False,
+        "--allow-files",
+        help="Let the query read local files (read_csv, read_parquet, glob …); off by default.",
     ),
 ) -> None:
-    """Run a read-only SQL query against the database.
+    """Run read-only SQL against the database; several statements print one result each.
 
-    Waits and retries while a scheduled run is writing. Write statements are refused.
+    Waits and retries while a scheduled run is writing. Statements that write, and reads of
+    files outside the database, are refused (see README, "Public SQL"). Timestamps are UTC
+    and printed with their zone.
 
     [bold]Examples[/bold]
 
       newswatch sql "SELECT source, count(*) FROM articles GROUP BY ALL ORDER BY 2 DESC"
-      newswatch sql -f json "SELECT a.title, f.actors, f.allegations FROM flags f JOIN articles a USING (article_id)"
+      newswatch sql -f json "SELECT a.title, f.actors FROM flags f JOIN articles a USING (article_id)"
       echo "SELECT * FROM sources" | newswatch sql -f csv -
+      newswatch sql --file report.sql
     """
     import duckdb
 
-    from newswatch.cli.output import FORMATS, write_rows
+    from newswatch.cli.output import write_rows
 
     with errors_to_exit():
-        if fmt not in FORMATS:
-            raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-        if query == "-":
+        check_format(fmt)
+        if file is not None and query is not None:
+            raise UsageError("give the SQL as an argument or with --file, not both")
+        if file is not None:
+            try:
+                query = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise UsageError(f"--file {file}: cannot read: {e}") from None
+        elif query == "-":
             query = sys.stdin.read()
-        if not query.strip():
-            raise ConfigError("empty query")
+        if not query or not query.strip():
+            raise UsageError("no SQL given", hint='newswatch sql "SELECT count(*) FROM articles"')
         store = current_store(db or default_db())
         with store.reader() as con:
             _load_search(con)
+            _lock_down(con, allow_files=allow_files)
+            statements = check_read_only(con, query)
+            if len(statements) > 1 and fmt == "json":
+                raise UsageError(
+                    f"{len(statements)} statements: -f json prints one array, so run them one at "
+                    "a time (or use -f jsonl or table, which print each result in turn)"
+                )
+            watch = None if store.is_lake else _WriterWatch(store.target, con)
             try:
-                statements = con.extract_statements(query)
-            except duckdb.Error as e:
-                raise StoreError(f"SQL error: {e}") from None
-            for st in statements:
-                kind = st.type.name
-                if kind not in _READ_ONLY_TYPES:
-                    raise StoreError(f"newswatch sql is read-only: a {kind} statement is refused")
-            try:
-                rel = None
-                for st in statements[:-1]:
-                    con.execute(st.query)
-                rel = con.execute(statements[-1].query) if statements else None
-                if rel is None or rel.description is None:
-                    return
-                columns = [d[0] for d in rel.description]
-                rows = iter(lambda: rel.fetchmany(1000), [])
-                flat = (r for chunk in rows for r in chunk)
-                write_rows(columns, flat, fmt, sys.stdout, max_width=max_width or None)
-            except duckdb.Error as e:
-                msg = str(e)
-                if "read-only" in msg or "read only" in msg:
-                    raise StoreError(f"newswatch sql is read-only: {msg}") from None
-                raise StoreError(f"SQL error: {msg}") from None
+                for i, text in enumerate(statements):
+                    try:
+                        rel = con.execute(text)
+                        if rel.description is None:
+                            continue
+                        columns = [d[0] for d in rel.description]
+                        chunks = iter(lambda rel=rel: rel.fetchmany(1000), [])
+                        flat = (r for chunk in chunks for r in chunk)
+                        if i and fmt == "table":
+                            sys.stdout.write("\n")
+                        write_rows(columns, flat, fmt, sys.stdout, max_width=max_width or None)
+                    except duckdb.Error as e:
+                        if watch is not None and watch.interrupted:
+                            raise StoreError(
+                                f"query interrupted after holding the database for "
+                                f"{WRITER_GRACE_SECONDS:.0f} s while a scheduled pass waited "
+                                "to write",
+                                hint="run long analyses on a copy of the database file "
+                                "(cp data/newswatch.duckdb /tmp/copy.duckdb; newswatch sql "
+                                "--db /tmp/copy.duckdb …)",
+                            ) from None
+                        msg = str(e)
+                        if "external access" in msg.lower() or "disabled by" in msg.lower():
+                            raise StoreError(
+                                f"newswatch sql does not read files outside the database: {msg}",
+                                hint="--allow-files lets a query read local files",
+                            ) from None
+                        if "read-only" in msg or "read only" in msg:
+                            raise StoreError(f"newswatch sql is read-only: {msg}") from None
+                        raise StoreError(f"SQL error: {msg}") from None
+            finally:
+                if watch is not None:
+                    watch.stop()
 
 
-def _load_search(con) -> None:
+class _WriterWatch:
+    """Interrupts ``con``'s query when a writer has waited for the file for too long."""
+
+    def __init__(self, db: str, con: Any):
+        from newswatch.store import lock
+
+        self._lock = lock
+        self._db = db
+        self._con = con
+        self._stop = threading.Event()
+        self.interrupted = False
+        self._thread = threading.Thread(target=self._run, name="writer-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        waited = 0.0
+        while not self._stop.wait(0.5):
+            waited = waited + 0.5 if self._lock.writer_is_waiting(self._db) else 0.0
+            if waited >= WRITER_GRACE_SECONDS:
+                self.interrupted = True
+                err_console.print(
+                    "A scheduled pass is waiting to write; interrupting this query.",
+                    markup=False,
+                )
+                self._con.interrupt()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _load_search(con: Any) -> None:
     """Make full-text search (match_bm25) available to ad hoc queries."""
     from newswatch.store.search import fts_install
 

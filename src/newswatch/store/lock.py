@@ -16,7 +16,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["marker_path", "wait_for_writers", "writer_waiting"]
+__all__ = [
+    "marker_path",
+    "pid_alive",
+    "wait_for_writers",
+    "writer_is_waiting",
+    "writer_waiting",
+]
 
 # a marker older than this is stale (its writer died without removing it)
 STALE_SECONDS = 120.0
@@ -49,6 +55,12 @@ def _live_marker(path: Path) -> bool:
             path.unlink()
         return False
     return pid != os.getpid()
+
+
+def writer_is_waiting(db: str | Path) -> bool:
+    """Whether another live process waits to write ``db``."""
+    path = marker_path(db)
+    return path.exists() and _live_marker(path)
 
 
 @contextlib.contextmanager
