@@ -38,7 +38,6 @@ why and exits 0. The numbers are a benchmark, not a test: nothing fails on them.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import ctypes
 import dataclasses
@@ -559,23 +558,51 @@ WRAP: list[str] = []  # --wrap: a command prefix for `newswatch run` (a profiler
 CHILD_ENV: dict[str, str] = dict(os.environ)  # the environment of `newswatch` processes (see main)
 
 
-RUNNER = ["cli"]  # --runner: `newswatch run` (cli) or the Prefect flow (flow)
+RUNNER = ["cli"]  # --runner: `newswatch run` (cli) or the same pass as the Prefect flow (flow)
 
 
 def newswatch_run(cdir: Path) -> tuple[ProcResult, dict]:
+    cmd = [*WRAP, str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"]
     if RUNNER[0] == "flow":
-        # flows/poll.py in Prefect's ephemeral mode, as `python -m flows.poll` runs it
-        cmd = [*WRAP, sys.executable, "-m", "flows.poll", "--config", str(cdir)]
-    else:
-        cmd = [*WRAP, str(NEWSWATCH), "run", "--config", str(cdir), "--quiet", "--format", "json"]
+        # newswatch.orchestration.flows.poll_flow (Prefect's ephemeral mode: no server)
+        cmd.insert(len(WRAP) + 2, "--prefect")
     res = run_tree(cmd, env=CHILD_ENV)
     if res.returncode != 0:
         raise SystemExit(f"{RUNNER[0]} pass failed ({res.returncode}):\n{res.stderr[-3000:]}")
     out = res.stdout  # a --wrap profiler may print around the JSON
-    if RUNNER[0] == "flow":  # the flow's summary is printed as a Python dict, last
-        line = [x for x in out.splitlines() if x.startswith("{")][-1]
-        return res, ast.literal_eval(line)
     return res, json.JSONDecoder().raw_decode(out[out.index("{") :])[0]
+
+
+def start_prefect_server(log) -> subprocess.Popen:
+    """`prefect server start` on a free port, until its API answers; sets PREFECT_API_URL."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        env=CHILD_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        raise SystemExit("the Prefect server did not answer within 120 s")
+    CHILD_ENV["PREFECT_API_URL"] = url
+    log(f"Prefect server at {url}")
+    return proc
 
 
 def load() -> str:
@@ -1217,10 +1244,16 @@ def main(argv: list[str] | None = None) -> int:
         "--runner",
         choices=["cli", "flow"],
         default="cli",
-        help="start each pass with `newswatch run` (cli) or the Prefect flow flows/poll.py",
+        help="start each pass with `newswatch run` (cli) or `newswatch run --prefect` (flow)",
     )
     ap.add_argument(
         "--probe-servers", action="store_true", help="also measure the servers' own throughput"
+    )
+    ap.add_argument(
+        "--prefect-server",
+        action="store_true",
+        help="with --runner flow: start one Prefect server first (outside the measured tree), "
+        "as a deployment has, instead of Prefect's ephemeral mode in every pass",
     )
     ap.add_argument(
         "--skip",
@@ -1306,11 +1339,17 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="nw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    if args.runner == "flow":  # Prefect's ephemeral mode, its home in the scratch folder
+    prefect_server = None
+    if args.runner == "flow":  # Prefect's home in the scratch folder
         CHILD_ENV.setdefault("PREFECT_HOME", str(work / "prefect-home"))
         CHILD_ENV.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         CHILD_ENV.setdefault("DO_NOT_TRACK", "1")
         CHILD_ENV.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        if args.prefect_server:
+            prefect_server = start_prefect_server(log)
+            args.runner = f"flow, Prefect server at {CHILD_ENV['PREFECT_API_URL']}"
+        else:
+            args.runner = "flow, Prefect's ephemeral mode (its temporary server is in the tree)"
     try:
         log("floor: trafilatura.extract, one process")
         floor = bench_floor(pages, max(args.repeat, 2))
@@ -1363,6 +1402,9 @@ def main(argv: list[str] | None = None) -> int:
         env["load_end"] = load()
         table = report(args, env, floor, pp, pipes, idle, archive, matcher, probe, variants)
     finally:
+        if prefect_server is not None:
+            prefect_server.terminate()
+            prefect_server.wait(30)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(table)
