@@ -367,6 +367,33 @@ def test_hostile_headline_arrives_escaped(store, server):
     assert HOSTILE in text
 
 
+def test_bidirectional_overrides_do_not_reach_the_mail(tmp_path, server):
+    """U+202E and friends in a headline or sentence would reorder what a mail client shows
+    around them; they are dropped, and right-to-left text is laid out by dir="auto"."""
+    spoof = "Hezbollah \u202eredro\u202c tunnels \u2066isolated\u2069 \u200fmark"
+    store = make_db(
+        tmp_path / "bidi.duckdb",
+        [
+            _article(
+                "b1",
+                "outlet-a",
+                spoof,
+                days_ago=1,
+                actors=("hezbollah",),
+                mentions=(_mention("actor", "hezbollah", "Hezbollah", spoof),),
+                score=2.0,
+            )
+        ],
+    )
+    srv = server()
+    send_digest(store, digest(recipients=("alice@example.org",)), srv.smtp(), now=NOW)
+    text, html = parts(srv.handler.messages[0][1])
+    for ch in ("\u202e", "\u202c", "\u2066", "\u2069", "\u200f"):
+        assert ch not in html and ch not in text
+    assert "Hezbollah redro tunnels isolated mark" in text
+    assert '<bdi dir="auto">Hezbollah redro tunnels isolated mark</bdi>' in html
+
+
 def test_starttls_with_authentication(store, server, cert, monkeypatch):
     crt, key = cert
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

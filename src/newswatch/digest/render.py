@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 __all__ = ["build_message", "entity_label", "render_chart", "render_html", "render_text"]
 
 _WS = re.compile(r"\s+")
-_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# control characters, and the bidirectional embeddings, overrides, isolates and marks a
+# headline could use to reorder what a mail client shows around it (U+202E turns the rest of
+# a line around); right-to-left text needs none of them: each block is rendered dir="auto"
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MAX_SENTENCE = 360
 
 # palette (also used by the chart)
@@ -212,7 +215,7 @@ def _evidence_html(ev: Evidence) -> str:
     )
     return (
         f'<div style="margin:6px 0 0 0;padding:6px 10px;border-left:3px solid #cbd2d9;background:{_BG};'
-        f'color:#323f4b;font-size:13px;line-height:19px;">{parts}{where}</div>'
+        f'color:#323f4b;font-size:13px;line-height:19px;" dir="auto">{parts}{where}</div>'
     )
 
 
@@ -220,9 +223,10 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
     title = _clean(it.title) or _clean(it.url)
     url = _safe_url(it.url)
     head = (
-        f'<a href="{_e(url)}" style="color:{_ACTOR[1]};text-decoration:none;font-weight:bold;">{_e(title)}</a>'
+        f'<a href="{_e(url)}" style="color:{_ACTOR[1]};text-decoration:none;font-weight:bold;">'
+        f'<bdi dir="auto">{_e(title)}</bdi></a>'
         if url
-        else f'<span style="font-weight:bold;">{_e(title)}</span>'
+        else f'<span style="font-weight:bold;"><bdi dir="auto">{_e(title)}</bdi></span>'
     )
     meta = " · ".join(
         _e(x)
