@@ -138,11 +138,11 @@ def create_app(
             wb.store.ensure_current()
         except StoreError as e:
             log.warning("could not migrate %s now: %s", wb.target, e)
-        wb.queue.start()
+        wb.start()
         try:
             yield
         finally:
-            wb.queue.stop()
+            wb.stop()
 
     app = Starlette(
         routes=_routes(),

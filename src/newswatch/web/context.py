@@ -11,20 +11,23 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from newswatch.errors import ConfigError, StoreError
 from newswatch.settings import Config, DigestSettings, SmtpSettings, load_config
 from newswatch.store import Store
+from newswatch.web.readpool import ReadPool
 from newswatch.web.security import default_user
 from newswatch.web.verdict_queue import VerdictQueue
 
 __all__ = ["Workbench"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Workbench:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _watchlist: tuple[float, Any] | None = field(default=None, repr=False)
     _queue: VerdictQueue | None = field(default=None, repr=False)
-    _fts: tuple[float, bool] | None = field(default=None, repr=False)
+    _pool: ReadPool | None = field(default=None, repr=False)
 
     @classmethod
     def load(
@@ -54,6 +57,23 @@ class Workbench:
     def store(self) -> Store:
         return Store(self.target, lock_timeout=self.read_timeout)
 
+    @property
+    def pool(self) -> ReadPool | None:
+        """The warm read connection of a DuckDB file (None for a DuckLake)."""
+        if self.target.startswith("ducklake:") or self.target == ":memory:":
+            return None
+        with self._lock:
+            if self._pool is None:
+                self._pool = ReadPool(self.store)
+                self._pool.memo_enabled = os.environ.get("NEWSWATCH_WEB_CACHE", "1") != "0"
+            return self._pool
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` remembered for the current snapshot of the database (a DuckDB file
+        cannot change while the workbench reads it); computed every time on a DuckLake."""
+        pool = self.pool
+        return pool.memo(key, compute) if pool is not None else compute()
+
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection for one request (waits while a pass writes a batch)."""
@@ -63,15 +83,35 @@ class Workbench:
                 f"{store.display}: database does not exist (run `newswatch run` or "
                 "`newswatch demo` first)"
             )
-        with store.reader() as con:
-            yield con
+        pool = self.pool
+        if pool is None:
+            with store.reader() as con:
+                yield con
+        else:
+            with pool.cursor() as con:
+                yield con
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Around a write of the workbench's own: the warm read connection is let go."""
+        pool = self.pool
+        return pool.exclusive() if pool is not None else contextlib.nullcontext()
 
     @property
     def queue(self) -> VerdictQueue:
         with self._lock:
             if self._queue is None:
-                self._queue = VerdictQueue(self.target, self.queue_file)
+                self._queue = VerdictQueue(self.target, self.queue_file, guard=self.exclusive)
             return self._queue
+
+    def start(self) -> None:
+        if self.pool is not None:
+            self.pool.start()
+        self.queue.start()
+
+    def stop(self) -> None:
+        self.queue.stop()
+        if self._pool is not None:
+            self._pool.close()
 
     def has_fts(self, con: duckdb.DuckDBPyConnection) -> bool:
         """Whether the full-text index exists (a DuckDB file after a pass built it)."""

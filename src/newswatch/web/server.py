@@ -11,8 +11,10 @@ uvicorn on it until SIGINT or SIGTERM. Queued verdicts are written before it ret
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,9 +97,19 @@ def serve_web(
     server.startup = startup  # type: ignore[method-assign]
     if not install_signal_handlers:
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    previous = None
+    if install_signal_handlers and threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down on SIGTERM, then raises it again: end as for Ctrl-C (exit 0)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

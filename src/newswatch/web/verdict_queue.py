@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from newswatch.errors import StoreError
@@ -47,8 +47,17 @@ def queue_path(target: str) -> Path:
 class VerdictQueue:
     """A file-backed queue of verdicts waiting to be written, and the thread that writes them."""
 
-    def __init__(self, target: str, path: Path | None = None, *, retry_seconds: float = 0.5):
+    def __init__(
+        self,
+        target: str,
+        path: Path | None = None,
+        *,
+        retry_seconds: float = 0.5,
+        guard: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+    ):
         self.target = target
+        # around each database write (the workbench lets its warm read connection go)
+        self._guard = guard or contextlib.nullcontext
         self.path = path or queue_path(target)
         self.retry_seconds = retry_seconds
         # a short lock wait per attempt: the thread keeps trying, and stays stoppable
@@ -97,6 +106,8 @@ class VerdictQueue:
 
     def pending(self, article_id: str | None = None) -> list[Verdict]:
         """Verdicts accepted but not yet in the database."""
+        if not self.path.exists():  # nothing queued (and nothing created by reading)
+            return []
         with self._locked():
             items = self._read()
         return [v for v in items if article_id is None or v.article_id == article_id]
@@ -130,12 +141,15 @@ class VerdictQueue:
     def flush(self) -> int:
         """Write every queued verdict now; returns how many were written. Leaves them queued
         (and returns 0) when the database stays busy."""
+        if not self.path.exists():
+            return 0
         with self._locked():
             items = self._read()
         if not items:
             return 0
         try:
-            record_verdicts(self._store, items)
+            with self._guard():
+                record_verdicts(self._store, items)
         except StoreError as e:
             self.last_error = str(e)
             return 0

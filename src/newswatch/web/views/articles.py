@@ -19,7 +19,14 @@ from newswatch.web.filters import VERDICT_STATES, ArticleFilter, ArticleQuery
 from newswatch.web.highlight import paragraphs, segments
 from newswatch.web.render import csv_response, json_response, page, qs
 from newswatch.web.security import safe_url
-from newswatch.web.views.common import check_csrf, fmt_of, user_of, utcnow, workbench
+from newswatch.web.views.common import (
+    check_csrf,
+    fmt_of,
+    int_param,
+    user_of,
+    utcnow,
+    workbench,
+)
 
 __all__ = ["article_list", "article_page", "post_verdict", "verdicts_page"]
 
@@ -65,8 +72,9 @@ def article_list(request: Request) -> Response:
                     break
 
         return csv_response(LIST_COLUMNS, rows(), "flagged-articles.csv")
+    limit = int_param(request, "limit", wb.page_size, 1, 500)
     with wb.reader() as con:
-        q = ArticleQuery(con, flt, fts=wb.has_fts(con), page_size=wb.page_size)
+        q = ArticleQuery(con, flt, fts=wb.has_fts(con), page_size=limit)
         rows, nxt = q.page()
         facets = q.facets() if fmt == "html" else None
         count = facets["count"] if facets else None
@@ -76,7 +84,8 @@ def article_list(request: Request) -> Response:
         r["copies"] = copies.get(r["story_id"], 1)
         r["link"] = safe_url(r["canonical_url"]) and canonicalize_url(r["canonical_url"])
     base = flt.params()
-    next_url = request.url.path + qs(base, after=nxt) if nxt else None
+    keep = {"limit": limit} if limit != wb.page_size else {}
+    next_url = request.url.path + qs(base, after=nxt, **keep) if nxt else None
     if fmt == "json":
         return json_response(
             {

@@ -19,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from newswatch.web import charts
+from newswatch.web.filters import fetch_slack, since_sql
+from newswatch.web.queries import first_flagged_day, latest_flagged
+from newswatch.web.queries import spikes as spike_days
 from newswatch.web.render import json_response, page, qs
 from newswatch.web.views.common import fmt_of, utcnow, workbench
 
@@ -38,11 +41,13 @@ def board_data(
     *,
     now: datetime,
     at: date | None = None,
+    memo: Any = None,
 ) -> dict[str, Any]:
-    latest = con.execute(
-        f"SELECT max({_t()}) FROM flags f JOIN articles a ON a.article_id = f.article_id"
-    ).fetchone()
-    latest_t: datetime | None = latest[0] if latest else None
+    def remember(key: str, compute: Any) -> Any:
+        return memo(key, compute) if memo is not None else compute()
+
+    slack = remember("slack", lambda: fetch_slack(con))
+    latest_t: datetime | None = remember("latest_flagged", lambda: latest_flagged(con, slack))
     fallback = False
     if at is not None:
         anchor = datetime.combine(at + timedelta(days=1), datetime.min.time())
@@ -50,15 +55,16 @@ def board_data(
         anchor = datetime.combine(latest_t.date() + timedelta(days=1), datetime.min.time())
         fallback = True
     else:
-        anchor = now
+        anchor = now.replace(second=0, microsecond=0)
     lo = anchor - timedelta(days=7 + 7 * BASE_WEEKS)
     spark_start = (anchor - timedelta(microseconds=1)).date() - timedelta(days=SPARK_DAYS - 1)
+    since, since_params = since_sql(lo, slack)
     rows = con.execute(
         f"""
         WITH fe AS (
             SELECT a.story_id, {_t()} AS t, f.actors, f.allegations
             FROM flags f JOIN articles a ON a.article_id = f.article_id
-            WHERE {_t()} > ? AND {_t()} <= ?
+            WHERE {since} AND {_t()} <= ?
         ),
         e AS MATERIALIZED (
             SELECT 'actor' AS kind, unnest(list_distinct(actors)) AS entity_id, story_id, t FROM fe
@@ -75,7 +81,7 @@ def board_data(
         FROM e WHERE t::DATE >= ? GROUP BY ALL
         """,
         [
-            lo,
+            *since_params,
             anchor,
             anchor - timedelta(days=1),
             anchor - timedelta(days=7),
@@ -83,10 +89,14 @@ def board_data(
             spark_start,
         ],
     ).fetchall()
-    spike_rows = con.execute(
-        "SELECT kind, entity_id, day, zscore FROM spikes WHERE day > ? AND day <= ?",
-        [(anchor - timedelta(days=7)).date(), (anchor - timedelta(microseconds=1)).date()],
-    ).fetchall()
+    first_day = remember("first_flagged_day", lambda: first_flagged_day(con))
+    last_day = (anchor - timedelta(microseconds=1)).date()
+    spike_rows = [
+        (kind, eid, day, z)
+        for day, kind, eid, _, _, z in spike_days(
+            con, last_day - timedelta(days=6), last_day, slack, first_day=first_day
+        )
+    ]
     totals: dict[tuple[str, str], tuple[int, int, int]] = {}
     series: dict[tuple[str, str], list[int]] = {}
     for kind, eid, day, a, b, c in rows:
@@ -164,8 +174,12 @@ def board(request: Request) -> Response:
             at = date.fromisoformat(request.query_params["at"])
         except ValueError:
             at = None
+    now = utcnow()
     with wb.reader() as con:
-        data = board_data(con, wb.entities(), now=utcnow(), at=at)
+        data = wb.memo(
+            ("board", at, now.replace(second=0, microsecond=0), tuple(wb.entities())),
+            lambda: board_data(con, wb.entities(), now=now, at=at, memo=wb.memo),
+        )
     if fmt_of(request) == "json":
         return json_response(
             {

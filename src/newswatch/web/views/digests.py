@@ -43,6 +43,12 @@ def _period(con: duckdb.DuckDBPyConnection, d: DigestSettings, now: datetime) ->
     return Period(start, now)
 
 
+def _pending(wb: Any, con: duckdb.DuckDBPyConnection, d: DigestSettings, now: datetime) -> list:
+    """The digest's pending items (the digest module's own query), for this snapshot."""
+    minute = now.replace(second=0, microsecond=0)
+    return list(wb.memo(("pending", d, minute), lambda: pending_items(con, d, now=minute)))
+
+
 def _filters(d: DigestSettings) -> list[tuple[str, str]]:
     out = []
     for key in ("actors", "allegations", "sources", "languages"):
@@ -86,7 +92,7 @@ def digests_page(request: Request) -> Response:
     with wb.reader() as con:
         for d in wb.digests:
             try:
-                pending: int | str = len(pending_items(con, d, now=now))
+                pending: int | str = len(_pending(wb, con, d, now))
             except duckdb.Error as e:  # one digest's trouble must not hide the others
                 pending = f"error: {e}"
             last = _runs(con, d.name, 1)
@@ -139,7 +145,7 @@ def digest_page(request: Request) -> Response:
     d = _digest(request)
     now = utcnow()
     with wb.reader() as con:
-        items = pending_items(con, d, now=now)
+        items = _pending(wb, con, d, now)
         log = _messages(con, d.name)
         runs = _runs(con, d.name)
     return page(
@@ -166,7 +172,7 @@ def digest_preview(request: Request) -> Response:
     d = _digest(request)
     now = utcnow()
     with wb.reader() as con:
-        items = pending_items(con, d, now=now)
+        items = _pending(wb, con, d, now)
         left = max(0, len(items) - d.max_items)
         items = items[: d.max_items]
         period = _period(con, d, now)

@@ -16,8 +16,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from newswatch.reports.trends import last_day, spike_rows, trend_rows
+from newswatch.reports.trends import SpikeRow, TrendRow
 from newswatch.web import charts
+from newswatch.web.filters import fetch_slack
+from newswatch.web.queries import cooccurrence, daily_stories, first_flagged_day, latest_flagged
+from newswatch.web.queries import spikes as spike_days
 from newswatch.web.render import csv_response, json_response, page, qs
 from newswatch.web.views.common import fmt_of, int_param, utcnow, workbench
 
@@ -40,28 +43,37 @@ def trends_page(request: Request) -> Response:
         except ValueError:
             end = None
     with wb.reader() as con:
-        end = end or last_day(con) or utcnow().date()
-        start, end, rows = trend_rows(con, days=days, end=end)
-        spikes = spike_rows(con, days=days, end=end)
-        matrix_rows = con.execute(
-            """
-            WITH f AS (
-                SELECT a.story_id, f.actors, f.allegations
-                FROM flags f JOIN articles a ON a.article_id = f.article_id
-                WHERE coalesce(a.published_at, a.fetched_at) >= ?
-                  AND coalesce(a.published_at, a.fetched_at) < ?
-            )
-            SELECT actor_id, allegation_id, count(DISTINCT story_id)
-            FROM (SELECT story_id, unnest(list_distinct(actors)) AS actor_id, allegations FROM f),
-                 unnest(list_distinct(allegations)) AS g(allegation_id)
-            GROUP BY ALL
-            """,
-            [start, end + timedelta(days=1)],
-        ).fetchall()
+        slack = wb.memo("slack", lambda: fetch_slack(con))
+        if end is None:
+            latest = wb.memo("latest_flagged", lambda: latest_flagged(con, slack))
+            end = latest.date() if latest else utcnow().date()
+        start = end - timedelta(days=days - 1)
+        first = wb.memo("first_flagged_day", lambda: first_flagged_day(con))
+        counts, spikes, matrix_rows = wb.memo(
+            ("trends", start, end),
+            lambda: (
+                daily_stories(con, start, end, slack),
+                spike_days(con, start, end, slack, first_day=first),
+                cooccurrence(con, start, end, slack),
+            ),
+        )
+    rows = [
+        TrendRow(
+            kind,
+            eid,
+            0,
+            sum(by_day.values()),  # stories per day, summed (as `newswatch trends`)
+            0,
+            tuple(by_day.get(start + timedelta(days=i), 0) for i in range(days)),
+            "",
+        )
+        for (kind, eid), by_day in counts.items()
+    ]
+    spikes = [SpikeRow(d, k, e, n, b, z) for d, k, e, n, b, z in spikes]
     by_key = {(r.kind, r.entity_id): r for r in rows}
     spikes_by: dict[tuple[str, str], list[Any]] = {}
-    for s in spikes:
-        spikes_by.setdefault((s.kind, s.entity_id), []).append(s)
+    for sp in spikes:
+        spikes_by.setdefault((sp.kind, sp.entity_id), []).append(sp)
     entities = list(wb.entities())
     known = {(k, e) for k, e, _ in entities}
     entities += [
