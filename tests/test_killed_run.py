@@ -35,6 +35,36 @@ def _count(db, sql="SELECT count(*) FROM articles"):
     raise AssertionError("database stayed locked")
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_kill_mid_pass_then_rerun(tmp_path):
     release = threading.Event()
     with build_site() as site:
@@ -64,8 +94,15 @@ def test_kill_mid_pass_then_rerun(tmp_path):
                 time.sleep(0.1)
             committed = _count(db)
             assert committed == 5
+            pool = _descendants(proc.pid)  # the fork server and the extraction workers
+            assert len(pool) >= 2, pool
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+            # the pool dies with the pass (it lived on as orphans, ~0.5 GB each time)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and any(_alive(p) for p in pool):
+                time.sleep(0.05)
+            assert not [p for p in pool if _alive(p)], "pool processes outlived the killed pass"
         finally:
             release.set()
             if proc.poll() is None:

@@ -21,7 +21,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.cli.common import ConfigOpt, DbOpt, err_console, errors_to_exit, fail, load_checked
+from newswatch.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    err_console,
+    errors_to_exit,
+    fail,
+    load_checked,
+    safe_text,
+)
 from newswatch.errors import ConfigError, NewswatchError
 from newswatch.flagging.evaluate import (
     EvalReport,
@@ -30,6 +38,7 @@ from newswatch.flagging.evaluate import (
     evaluate,
     load_thresholds,
 )
+from newswatch.flagging.explain import explain, format_explanations
 from newswatch.flagging.matcher import Matcher
 from newswatch.ingest.language import detect_language
 from newswatch.models import FlagResult
@@ -134,14 +143,20 @@ def _html_to_text(html: str) -> tuple[str | None, str]:
 
 
 def read_input(path: str) -> tuple[str | None, str]:
-    """(title, text) of a file or ``-`` (stdin); HTML is reduced to its text."""
+    """(title, text) of a file or ``-`` (stdin); HTML is reduced to its text. Raises
+    :class:`BinaryInput` for bytes that are not text (NUL bytes, or mostly undecodable)."""
     if path == "-":
         raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
         name = "<stdin>"
     else:
         raw = Path(path).read_bytes()
         name = path
+    head = raw[:8192]
+    if b"\x00" in head:
+        raise BinaryInput("binary data (NUL bytes), not text")
     text = raw.decode("utf-8", errors="replace")
+    if head and text[:8192].count("\ufffd") > len(text[:8192]) // 10:
+        raise BinaryInput("not UTF-8 text")
     if _looks_like_html(name, text):
         return _html_to_text(text)
     return None, text
@@ -182,40 +197,73 @@ def flag_command(
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
     fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
+    explain_rules: bool = typer.Option(
+        False,
+        "--explain",
+        help="For every allegation rule, what matched and, when it did not fire, what was missing.",
+    ),
 ) -> None:
     matcher = _matcher(config)
-    inputs: list[tuple[str, str | None, str]] = []
+    results = []
+    skipped = 0
     for p in paths:
         try:
             title, text = read_input(p)
-        except OSError as e:
-            fail(f"{p}: cannot read: {e.strerror or e}", code=1)
-        inputs.append((p, title, text))
-    results = []
-    for p, title, text in inputs:
+        except OSError as e:  # one unreadable file does not hide the others' results
+            err_console.print(
+                f"Warning: {p}: cannot read: {e.strerror or e}; skipped", markup=False
+            )
+            skipped += 1
+            continue
+        except BinaryInput as e:
+            err_console.print(f"Warning: {p}: {e}; skipped", markup=False)
+            skipped += 1
+            continue
         lang = detect_language(text)
         r = matcher.match(text, title=title, language=lang)
-        results.append(result_as_dict(p, r, language=lang, version=matcher.version, title=title))
+        d = result_as_dict(p, r, language=lang, version=matcher.version, title=title)
+        if explain_rules:
+            exps = explain(matcher, text, title=title, language=lang)
+            d["explain"] = [e.as_dict() for e in exps]
+            d["_explain_text"] = format_explanations(exps)
+        results.append(d)
     if fmt is FlagFormat.json:
-        out = results[0] if len(results) == 1 else results
+        clean = [{k: v for k, v in d.items() if not k.startswith("_")} for d in results]
+        out: Any = clean[0] if len(paths) == 1 and clean else clean
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
     elif fmt is FlagFormat.jsonl:
         for d in results:
-            typer.echo(json.dumps(d, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {k: v for k, v in d.items() if not k.startswith("_")}, ensure_ascii=False
+                )
+            )
     else:
         _flag_table(results)
+        for d in results:
+            if explain_rules:
+                typer.echo(f"\n{safe_text(d['path'])}:")
+                typer.echo(d["_explain_text"])
+    if skipped:
+        raise typer.Exit(1)  # the others were flagged and printed; say that not all were
+
+
+class BinaryInput(Exception):
+    """The input is not text (a database, an image, an archive …)."""
 
 
 def _flag_table(results: list[dict[str, Any]]) -> None:
-    console = Console(soft_wrap=False)
-    table = Table("path", "kind", "id", "matched", "sentence", show_lines=False)
+    from newswatch.cli.output import write_rows
+
+    rows = []
     for d in results:
         if not d["mentions"]:
-            table.add_row(d["path"], "", "(nothing flagged)", "", "")
+            rows.append((d["path"], "", "(nothing flagged)", "", ""))
         for m in d["mentions"]:
-            sentence = m["sentence"] if len(m["sentence"]) <= 120 else m["sentence"][:117] + "…"
-            table.add_row(d["path"], m["kind"], m["id"], m["matched_text"], sentence)
-    console.print(table)
+            rows.append((d["path"], m["kind"], m["id"], m["matched_text"], m["sentence"]))
+    write_rows(
+        ["path", "kind", "id", "matched", "sentence"], rows, "table", sys.stdout, max_width=120
+    )
 
 
 def eval_command(
@@ -336,6 +384,6 @@ def reflag(
 
 def register(app: typer.Typer) -> None:
     """Add ``flag`` and ``eval`` to the newswatch Typer app."""
-    app.command("flag", help=FLAG_HELP, no_args_is_help=True)(flag_command)
+    app.command("flag", help=FLAG_HELP)(flag_command)
     app.command("eval", help=EVAL_HELP, no_args_is_help=True)(eval_command)
     app.command("reflag")(reflag)

@@ -21,6 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from newswatch.models import FlagResult
+from newswatch.pipeline import lifeline
+from newswatch.pipeline.lifeline import start_worker
 from newswatch.store import Store
 from newswatch.store.engine import fetch_one
 
@@ -74,9 +76,11 @@ def reflag(
         (total,) = fetch_one(con, f"SELECT count(*) FROM articles {where}", params)
     n = workers or os.cpu_count() or 1
     ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["newswatch.pipeline.lifeline"])  # dies with this process
+    lifeline.arm()
     last = ""
     with ProcessPoolExecutor(
-        n, mp_context=ctx, initializer=_init, initargs=(str(watchlist_path),)
+        n, mp_context=ctx, initializer=start_worker, initargs=(_init, str(watchlist_path))
     ) as pool:
         while True:
             cond = (where + " AND " if where else "WHERE ") + "article_id > ?"
