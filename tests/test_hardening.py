@@ -184,3 +184,84 @@ def test_a_long_query_gives_way_to_a_waiting_writer(db: Path, monkeypatch):
         assert watch.interrupted
     finally:
         con.close()
+
+
+# -- feeds: one bad byte, a hundred thousand entries -----------------------------------------
+def _korean_feed(site_url: str, bad: bool) -> bytes:
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>연합</title>'
+        "<item><title>북한, 헤즈볼라에 땅굴 기술 전수</title>"
+        f"<link>{site_url}/ko/1.html</link><description>설명 MARK 끝</description></item>"
+        "</channel></rss>"
+    ).encode()
+    return doc.replace(b"MARK", b"\xff" if bad else b"ok")
+
+
+def test_one_invalid_byte_does_not_garble_a_feed():
+    from newswatch.ingest.feeds import parse_feed
+
+    raw = _korean_feed("http://127.0.0.1:1", bad=True)
+    parsed = parse_feed(
+        "Yonhap",
+        raw,
+        url="http://127.0.0.1:1/f.xml",
+        headers={"Content-Type": "application/rss+xml; charset=utf-8"},
+    )
+    assert parsed.entries[0].title == "북한, 헤즈볼라에 땅굴 기술 전수"
+    assert parsed.entries[0].summary == "설명 \ufffd 끝"  # only the bad byte is replaced
+    assert parsed.bozo and "1 byte(s) invalid" in (parsed.bozo_reason or "")
+
+
+def test_one_invalid_byte_in_a_served_feed_keeps_its_korean_matching(tmp_path: Path):
+    from newsfixtures import page, write_config
+    from newswatch.demo.localsite import LocalSite
+    from newswatch.pipeline.run import run_pass
+    from newswatch.settings import load_config
+
+    with LocalSite() as site:
+        site.add(
+            "/ko/1.html",
+            page(
+                "북한, 헤즈볼라에 땅굴 기술 전수",
+                ["북한이 헤즈볼라에 땅굴 기술을 전수했다고 연구소가 밝혔다."],
+                lang="ko",
+            ),
+        )
+        site.add(
+            "/f.xml",
+            _korean_feed(site.base_url, bad=True),
+            content_type="application/rss+xml; charset=utf-8",
+        )
+        cdir = write_config(
+            tmp_path / "c",
+            [{"name": "Yonhap", "url": site.url("/f.xml"), "language": "ko"}],
+            db=tmp_path / "k.duckdb",
+        )
+        run_pass(load_config(cdir))
+    con = duckdb.connect(str(tmp_path / "k.duckdb"), read_only=True)
+    try:
+        title, actors = con.execute(
+            "SELECT a.title, f.actors FROM articles a JOIN flags f USING (article_id)"
+        ).fetchone()
+        (problem,) = con.execute("SELECT reason FROM problems WHERE stage = 'parse'").fetchone()
+    finally:
+        con.close()
+    assert title == "북한, 헤즈볼라에 땅굴 기술 전수"
+    assert {"north_korea", "hezbollah"} <= set(actors)
+    assert "invalid in the declared encoding" in problem
+
+
+def test_a_huge_feed_is_cut_before_it_is_parsed():
+    from newswatch.ingest.feeds import MAX_ENTRIES, parse_feed
+
+    items = "".join(
+        f"<item><title>Item {i}</title><link>http://127.0.0.1:1/{i}</link></item>"
+        for i in range(MAX_ENTRIES + 2500)
+    )
+    raw = f'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
+    parsed = parse_feed("Big", raw, url="http://127.0.0.1:1/big.xml")
+    assert len(parsed.entries) == MAX_ENTRIES
+    assert parsed.skipped[0] == (
+        "2500 more entries",
+        f"the feed has more than {MAX_ENTRIES} entries",
+    )
