@@ -10,7 +10,19 @@ from __future__ import annotations
 import typer
 
 from newswatch import __version__
-from newswatch.cli import demo, digest, flag, run, serve, sql, status, trends, watchlist, worker
+from newswatch.cli import (
+    demo,
+    digest,
+    flag,
+    run,
+    serve,
+    sql,
+    status,
+    trends,
+    watchlist,
+    web,
+    worker,
+)
 
 __all__ = ["app", "main"]
 
@@ -44,7 +56,7 @@ def _root(
     pass
 
 
-for _group in (run, sql, flag, trends, status, digest, serve, worker, demo, watchlist):
+for _group in (run, sql, flag, trends, status, digest, serve, worker, demo, watchlist, web):
     _group.register(app)
 
 
