@@ -46,14 +46,12 @@ ACTORS = [
 ALLEGATIONS = ["tunnel_technology_transfer", "tunnel_network", "arms_transfer", "military_training"]
 LANGS = ["en"] * 8 + ["ar"] * 3 + ["ko"] * 2 + ["he"] * 2 + ["fr", "de", "es", "ru"]
 WORDS = (  # noqa: SIM905
-    "the ministry said on tuesday that officials had met to discuss the report which "
-    "described tunnels under the border and a contract signed in 2014 with engineers from "
-    "pyongyang according to documents seen by reporters analysts warned that the network "
-    "could be used to move fighters weapons and supplies while the government denied any "
-    "role in the construction and called the claims propaganda intended to justify strikes "
-    "a spokesman for the group declined to comment the united nations panel of experts "
-    "noted that sanctions prohibit such transfers and that investigators were examining "
-    "shipments through third countries including front companies registered abroad"
+    "the said on that had met to discuss the report which described under the border and a "
+    "signed in 2014 with from according to seen by reporters warned that the network could be "
+    "used to move while the government denied any role in the and called the claims intended "
+    "to justify a spokesman for the group declined to comment the united nations panel of "
+    "experts noted that such and that investigators were examining through third countries "
+    "including front companies registered abroad officials on tuesday the ministry"
 ).split()
 
 
@@ -338,8 +336,12 @@ def write_config(cdir: Path, db: Path) -> None:
     )
 
 
-def start(cdir: Path, db: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "NEWSWATCH_WEB_USER": "bench"}
+def start(cdir: Path, db: Path, *, cache: bool = True) -> tuple[subprocess.Popen, str]:
+    env = {
+        **os.environ,
+        "NEWSWATCH_WEB_USER": "bench",
+        "NEWSWATCH_WEB_CACHE": "1" if cache else "0",
+    }
     env.pop("NEWSWATCH_WEB_PASSWORD", None)
     proc = subprocess.Popen(
         [
@@ -437,41 +439,51 @@ def main() -> int:
                 "(SELECT count(*) FROM mentions)"
             ).fetchone()
             targets = views(con)
-        proc, base = start(cdir, db)
-        rows = []
-        try:
-            with httpx.Client(timeout=120) as client:
-                for name, url in targets:
-                    if url == "__page50__":
-                        url = page50(client, base)
-                    for _ in range(args.warm):
-                        r = client.get(base + url)
-                        r.raise_for_status()
-                    times = []
-                    for _ in range(args.repeat):
-                        t = time.perf_counter()
-                        r = client.get(base + url)
-                        times.append((time.perf_counter() - t) * 1000)
-                        r.raise_for_status()
-                    times.sort()
-                    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-                    rows.append((name, statistics.median(times), p95, times[-1], len(r.content)))
-                    log(f"{name}: p95 {p95:.0f} ms")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        rows: dict[str, list] = {}
+        for cache in (True, False):
+            proc, base = start(cdir, db, cache=cache)
+            try:
+                with httpx.Client(timeout=120) as client:
+                    for name, url in targets:
+                        if url == "__page50__":
+                            url = page50(client, base)
+                        for _ in range(args.warm):
+                            client.get(base + url).raise_for_status()
+                        times = []
+                        for _ in range(args.repeat):
+                            t = time.perf_counter()
+                            r = client.get(base + url)
+                            times.append((time.perf_counter() - t) * 1000)
+                            r.raise_for_status()
+                        times.sort()
+                        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+                        rows.setdefault(name, []).append(
+                            (statistics.median(times), p95, times[-1], len(r.content))
+                        )
+                        log(
+                            f"{name} ({'snapshot cache' if cache else 'no cache'}): p95 {p95:.0f} ms"
+                        )
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
         print(
             f"\n{n_articles:,} articles, {n_flags:,} flagged, {n_mentions:,} mentions; "
-            f"{args.repeat} requests per view after {args.warm} to warm up, one at a time\n"
+            f"{args.repeat} requests per view after {args.warm} to warm up, one at a time; "
+            "load average at the end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + "\n"
         )
-        print("| view | p50 ms | p95 ms | max ms | KB | < 300 ms |")
-        print("|---|---:|---:|---:|---:|:---:|")
-        for name, p50, p95, mx, size in rows:
+        print(
+            "| view | p50 ms | p95 ms | max ms | p50 ms, no cache | p95 ms, no cache | KB "
+            "| p95 < 300 ms |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|:---:|")
+        for name, ((p50, p95, mx, size), (u50, u95, _, _)) in rows.items():
             ok = "yes" if p95 < 300 else "**no**"
-            print(f"| {name} | {p50:.0f} | {p95:.0f} | {mx:.0f} | {size / 1024:.0f} | {ok} |")
+            print(
+                f"| {name} | {p50:.0f} | {p95:.0f} | {mx:.0f} | {u50:.0f} | {u95:.0f} "
+                f"| {size / 1024:.0f} | {ok} |"
+            )
     finally:
-        if not args.db:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the config, and the archive unless --db
     return 0
 
 

@@ -15,7 +15,7 @@ from newswatch.errors import StoreError
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.store import Store
 from newswatch.store.verdicts import VERDICTS, Verdict, has_verdicts, latest_verdicts
-from newswatch.web.filters import VERDICT_STATES, ArticleFilter, ArticleQuery
+from newswatch.web.filters import VERDICT_STATES, ArticleFilter, ArticleQuery, fetch_slack
 from newswatch.web.highlight import paragraphs, segments
 from newswatch.web.render import csv_response, json_response, page, qs
 from newswatch.web.security import safe_url
@@ -74,11 +74,13 @@ def article_list(request: Request) -> Response:
         return csv_response(LIST_COLUMNS, rows(), "flagged-articles.csv")
     limit = int_param(request, "limit", wb.page_size, 1, 500)
     with wb.reader() as con:
-        q = ArticleQuery(con, flt, fts=wb.has_fts(con), page_size=limit)
-        rows, nxt = q.page()
-        facets = q.facets() if fmt == "html" else None
+        slack = wb.memo("slack", lambda: fetch_slack(con))
+        q = ArticleQuery(con, flt, fts=wb.has_fts(con), page_size=limit, slack=slack)
+        key = (tuple(flt.params()), flt.after, limit)
+        rows, nxt = wb.memo(("page", *key), q.page)
+        facets = wb.memo(("facets", key[0]), q.facets) if fmt == "html" else None
         count = facets["count"] if facets else None
-        copies = _copy_counts(con, [r["story_id"] for r in rows])
+        copies = wb.memo(("copies", *key), lambda: _copy_counts(con, [r["story_id"] for r in rows]))
         search_mode = q.search_mode
     for r in rows:
         r["copies"] = copies.get(r["story_id"], 1)
@@ -173,40 +175,51 @@ def _load_article(con: duckdb.DuckDBPyConnection, article_id: str) -> dict[str, 
     return dict(zip([d[0] for d in cur.description or ()], row, strict=True))
 
 
+def _article_data(con: duckdb.DuckDBPyConnection, article_id: str) -> Any:
+    """The article, its mentions, the other copies of its story, its verdicts (or None)."""
+    art = _load_article(con, article_id)
+    if art is None:
+        return None
+    cur = con.execute(
+        "SELECT kind, entity_id, matched_text, sentence, field, start_offset, end_offset, "
+        "rule, weight FROM mentions WHERE article_id = ? "
+        "ORDER BY field = 'text', start_offset, kind, entity_id",
+        [article_id],
+    )
+    mcols = [d[0] for d in cur.description or ()]
+    mentions = [dict(zip(mcols, r, strict=True)) for r in cur.fetchall()]
+    cur = con.execute(
+        "SELECT a.article_id, a.source, a.language, a.title, a.canonical_url, "
+        "a.published_at, a.fetched_at, f.score, f.article_id IS NOT NULL AS flagged "
+        "FROM articles a LEFT JOIN flags f ON f.article_id = a.article_id "
+        "WHERE a.story_id = ? AND a.article_id <> ? "
+        "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id LIMIT 200",
+        [art["story_id"], article_id],
+    )
+    ccols = [d[0] for d in cur.description or ()]
+    copies = [dict(zip(ccols, r, strict=True)) for r in cur.fetchall()]
+    history: list[dict[str, Any]] = []
+    latest: dict[tuple[str, str | None], dict[str, Any]] = {}
+    if has_verdicts(con):
+        from newswatch.store.verdicts import verdict_history
+
+        history = verdict_history(con, article_id)
+        latest = latest_verdicts(con, [article_id]).get(article_id, {})
+    return art, mentions, copies, history, latest
+
+
 def article_page(request: Request) -> Response:
     wb = workbench(request)
     article_id = request.path_params["article_id"]
     fmt = "json" if article_id.endswith(".json") else "html"
     article_id = article_id.removesuffix(".json")
     with wb.reader() as con:
-        art = _load_article(con, article_id)
-        if art is None:
-            raise HTTPException(404, f"No article {article_id!r} in this database.")
-        cur = con.execute(
-            "SELECT kind, entity_id, matched_text, sentence, field, start_offset, end_offset, "
-            "rule, weight FROM mentions WHERE article_id = ? "
-            "ORDER BY field = 'text', start_offset, kind, entity_id",
-            [article_id],
-        )
-        mcols = [d[0] for d in cur.description or ()]
-        mentions = [dict(zip(mcols, r, strict=True)) for r in cur.fetchall()]
-        cur = con.execute(
-            "SELECT a.article_id, a.source, a.language, a.title, a.canonical_url, "
-            "a.published_at, a.fetched_at, f.score, f.article_id IS NOT NULL AS flagged "
-            "FROM articles a LEFT JOIN flags f ON f.article_id = a.article_id "
-            "WHERE a.story_id = ? AND a.article_id <> ? "
-            "ORDER BY coalesce(a.published_at, a.fetched_at), a.article_id LIMIT 200",
-            [art["story_id"], article_id],
-        )
-        ccols = [d[0] for d in cur.description or ()]
-        copies = [dict(zip(ccols, r, strict=True)) for r in cur.fetchall()]
-        history: list[dict[str, Any]] = []
-        latest: dict[tuple[str, str | None], dict[str, Any]] = {}
-        if has_verdicts(con):
-            from newswatch.store.verdicts import verdict_history
-
-            history = verdict_history(con, article_id)
-            latest = latest_verdicts(con, [article_id]).get(article_id, {})
+        found = wb.memo(("article", article_id), lambda: _article_data(con, article_id))
+    if found is None:
+        raise HTTPException(404, f"No article {article_id!r} in this database.")
+    art, mentions, copies, history, latest = found
+    art, history, latest = dict(art), [dict(h) for h in history], dict(latest)
+    mentions = [dict(m) for m in mentions]
     queued = wb.queue.pending(article_id)
     for v in queued:
         d = v.as_dict()
@@ -359,6 +372,61 @@ VERDICT_COLUMNS = [
 ]
 
 
+def _verdict_data(
+    con: duckdb.DuckDBPyConnection, analyst: str | None, verdict: str | None, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, int], list[dict[str, Any]]]:
+    rows: list[dict[str, Any]] = []
+    precision: list[dict[str, Any]] = []
+    totals: dict[str, int] = {}
+    if has_verdicts(con):
+        conds, params = [], []
+        if analyst:
+            conds.append("v.analyst = ?")
+            params.append(analyst)
+        if verdict:
+            conds.append("v.verdict = ?")
+            params.append(verdict)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        cur = con.execute(
+            f"""
+            SELECT v.decided_at, v.analyst, v.article_id, v.kind, v.entity_id, v.verdict,
+                   v.note, v.watchlist_version, v.story_id, v.verdict_id,
+                   l.verdict_id IS NOT NULL AS latest, a.title, a.source
+            FROM verdicts v
+            LEFT JOIN latest_verdicts l ON l.verdict_id = v.verdict_id
+            LEFT JOIN articles a ON a.article_id = v.article_id
+            {where}
+            ORDER BY v.decided_at DESC, v.verdict_id DESC LIMIT {limit}
+            """,
+            params,
+        )
+        cols = [d[0] for d in cur.description or ()]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        totals = dict(
+            con.execute("SELECT verdict, count(*) FROM latest_verdicts GROUP BY verdict").fetchall()
+        )
+        for kind, eid, conf, fp, unsure in con.execute(
+            """
+            SELECT kind, entity_id, count(*) FILTER (WHERE verdict = 'confirmed'),
+                   count(*) FILTER (WHERE verdict = 'false_positive'),
+                   count(*) FILTER (WHERE verdict = 'unsure')
+            FROM latest_verdicts WHERE kind <> 'flag' GROUP BY ALL ORDER BY 1, 2
+            """
+        ).fetchall():
+            judged = conf + fp
+            precision.append(
+                {
+                    "kind": kind,
+                    "entity_id": eid,
+                    "confirmed": conf,
+                    "false_positive": fp,
+                    "unsure": unsure,
+                    "precision": conf / judged if judged else None,
+                }
+            )
+    return rows, totals, precision
+
+
 def verdicts_page(request: Request) -> Response:
     """Every verdict (newest first, latest ones marked), precision by entity from the
     latest verdicts, and the labelled set (``/verdicts.jsonl``) for ``newswatch eval``."""
@@ -382,58 +450,11 @@ def verdicts_page(request: Request) -> Response:
     analyst = request.query_params.get("analyst") or None
     verdict = request.query_params.get("verdict") or None
     limit = 500 if fmt == "html" else 100_000
-    rows: list[dict[str, Any]] = []
-    precision: list[dict[str, Any]] = []
-    totals: dict[str, int] = {}
     with wb.reader() as con:
-        if has_verdicts(con):
-            conds, params = [], []
-            if analyst:
-                conds.append("v.analyst = ?")
-                params.append(analyst)
-            if verdict:
-                conds.append("v.verdict = ?")
-                params.append(verdict)
-            where = ("WHERE " + " AND ".join(conds)) if conds else ""
-            cur = con.execute(
-                f"""
-                SELECT v.decided_at, v.analyst, v.article_id, v.kind, v.entity_id, v.verdict,
-                       v.note, v.watchlist_version, v.story_id, v.verdict_id,
-                       l.verdict_id IS NOT NULL AS latest, a.title, a.source
-                FROM verdicts v
-                LEFT JOIN latest_verdicts l ON l.verdict_id = v.verdict_id
-                LEFT JOIN articles a ON a.article_id = v.article_id
-                {where}
-                ORDER BY v.decided_at DESC, v.verdict_id DESC LIMIT {limit}
-                """,
-                params,
-            )
-            cols = [d[0] for d in cur.description or ()]
-            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-            totals = dict(
-                con.execute(
-                    "SELECT verdict, count(*) FROM latest_verdicts GROUP BY verdict"
-                ).fetchall()
-            )
-            for kind, eid, conf, fp, unsure in con.execute(
-                """
-                SELECT kind, entity_id, count(*) FILTER (WHERE verdict = 'confirmed'),
-                       count(*) FILTER (WHERE verdict = 'false_positive'),
-                       count(*) FILTER (WHERE verdict = 'unsure')
-                FROM latest_verdicts WHERE kind <> 'flag' GROUP BY ALL ORDER BY 1, 2
-                """
-            ).fetchall():
-                judged = conf + fp
-                precision.append(
-                    {
-                        "kind": kind,
-                        "entity_id": eid,
-                        "confirmed": conf,
-                        "false_positive": fp,
-                        "unsure": unsure,
-                        "precision": conf / judged if judged else None,
-                    }
-                )
+        rows, totals, precision = wb.memo(
+            ("verdicts", analyst, verdict, limit),
+            lambda: _verdict_data(con, analyst, verdict, limit),
+        )
     if fmt == "json":
         return json_response({"verdicts": rows, "latest_counts": totals, "by_entity": precision})
     if fmt == "csv":

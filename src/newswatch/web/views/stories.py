@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import duckdb
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,42 +49,51 @@ def sentence_segments(sentence: str, matched: list[str]) -> list[tuple[str, bool
     return out
 
 
+def _story_data(con: duckdb.DuckDBPyConnection, story_id: str) -> Any:
+    """The copies of a story (oldest first) and its flagged sentences (or None)."""
+    cur = con.execute(
+        f"""
+        SELECT a.article_id, a.source, a.language, a.title, a.canonical_url, a.published_at,
+               a.fetched_at, coalesce(a.published_at, a.fetched_at) AS t, a.extraction,
+               f.score, f.actors, f.allegations, f.article_id IS NOT NULL AS flagged
+        FROM articles a LEFT JOIN flags f ON f.article_id = a.article_id
+        WHERE a.story_id = ?
+        ORDER BY t, a.fetched_at, a.article_id LIMIT {MAX_COPIES}
+        """,
+        [story_id],
+    )
+    cols = [d[0] for d in cur.description or ()]
+    copies = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    if not copies:
+        return None
+    ids = [c["article_id"] for c in copies]
+    ev = con.execute(
+        """
+        SELECT sentence, field, list(DISTINCT kind || ':' || entity_id) AS entities,
+               list(DISTINCT matched_text) AS matched, max(weight) AS weight,
+               arg_min(article_id, weight) AS article_id, count(DISTINCT article_id) AS copies
+        FROM mentions
+        WHERE article_id IN (SELECT unnest(?::VARCHAR[])) AND sentence IS NOT NULL
+          AND sentence <> ''
+        GROUP BY sentence, field
+        ORDER BY bool_or(kind = 'allegation') DESC, max(weight) DESC, sentence
+        LIMIT ?
+        """,
+        [ids, MAX_SENTENCES],
+    ).fetchall()
+    return copies, ev
+
+
 def story_page(request: Request) -> Response:
     wb = workbench(request)
     story_id = request.path_params["story_id"]
     fmt = "json" if story_id.endswith(".json") else "html"
     story_id = story_id.removesuffix(".json")
     with wb.reader() as con:
-        cur = con.execute(
-            f"""
-            SELECT a.article_id, a.source, a.language, a.title, a.canonical_url, a.published_at,
-                   a.fetched_at, coalesce(a.published_at, a.fetched_at) AS t, a.extraction,
-                   f.score, f.actors, f.allegations, f.article_id IS NOT NULL AS flagged
-            FROM articles a LEFT JOIN flags f ON f.article_id = a.article_id
-            WHERE a.story_id = ?
-            ORDER BY t, a.fetched_at, a.article_id LIMIT {MAX_COPIES}
-            """,
-            [story_id],
-        )
-        cols = [d[0] for d in cur.description or ()]
-        copies = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        if not copies:
-            raise HTTPException(404, f"No story {story_id!r} in this database.")
-        ids = [c["article_id"] for c in copies]
-        ev = con.execute(
-            """
-            SELECT sentence, field, list(DISTINCT kind || ':' || entity_id) AS entities,
-                   list(DISTINCT matched_text) AS matched, max(weight) AS weight,
-                   arg_min(article_id, weight) AS article_id, count(DISTINCT article_id) AS copies
-            FROM mentions
-            WHERE article_id IN (SELECT unnest(?::VARCHAR[])) AND sentence IS NOT NULL
-              AND sentence <> ''
-            GROUP BY sentence, field
-            ORDER BY bool_or(kind = 'allegation') DESC, max(weight) DESC, sentence
-            LIMIT ?
-            """,
-            [ids, MAX_SENTENCES],
-        ).fetchall()
+        found = wb.memo(("story", story_id), lambda: _story_data(con, story_id))
+    if found is None:
+        raise HTTPException(404, f"No story {story_id!r} in this database.")
+    copies, ev = [dict(c) for c in found[0]], found[1]
     by_id = {c["article_id"]: c for c in copies}
     evidence = []
     for sentence, fld, entities, matched, weight, aid, n in ev:
