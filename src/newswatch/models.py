@@ -16,6 +16,7 @@ from enum import StrEnum
 
 __all__ = [
     "ArticleRecord",
+    "Attribution",
     "DigestStatus",
     "Extracted",
     "Extraction",
@@ -172,6 +173,23 @@ class Mention:
 
 
 @dataclass(frozen=True, slots=True)
+class Attribution:
+    """Whom an allegation mention is attributed to (newswatch.flagging.attribution)."""
+
+    entity_id: str  # the allegation
+    mention_start: int  # the allegation mention's offsets in its field
+    mention_end: int
+    source_text: str  # the attributed source as it stands ("South Korea's JCS")
+    start: int  # offsets of source_text in the field
+    end: int
+    source_id: str | None  # a source of the watchlist or a tracked actor; None: anonymous
+    kind: str  # the source's kind (think_tank, military, media, …), "actor" or "anonymous"
+    cue: str  # "according to", "에 따르면", "بحسب", …
+    sentence: str
+    field: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
 class FlagResult:
     """The flag for one article: ids found, every mention, and a score."""
 
@@ -204,3 +222,4 @@ class ArticleRecord:
     content_hash: str
     flag: FlagResult = field(default_factory=FlagResult)
     signature: bytes = b""  # near-duplicate signature (newswatch.stories); b"" = too short to sign
+    attributions: tuple[Attribution, ...] = ()  # of the allegation mentions (flagging.attribution)

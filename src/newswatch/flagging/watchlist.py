@@ -88,6 +88,8 @@ __all__ = [
     "Allegation",
     "Near",
     "Rule",
+    "Source",
+    "SourceKind",
     "Watchlist",
     "Window",
     "did_you_mean",
@@ -365,6 +367,24 @@ class Allegation(_Model):
         return v
 
 
+SourceKind = Literal[
+    "think_tank", "government", "military", "intelligence", "media", "international",
+    "person", "anonymous",
+]  # fmt: skip
+
+
+class Source(_Model):
+    """A named source allegations are attributed to ("according to …", "… said"), for
+    :mod:`newswatch.flagging.attribution`. A source whose id is a tracked actor's id is
+    that actor: the actor's aliases count too. Kind ``anonymous`` lists the words of
+    unnamed sources ("officials", "관계자"); its attributions are stored without an id."""
+
+    id: Annotated[str, AfterValidator(_check_id)]
+    name: str = Field(min_length=1)
+    kind: SourceKind
+    aliases: Annotated[Phrases, BeforeValidator(_one_or_many)] = {}
+
+
 class Watchlist(_Model):
     """The whole watchlist file."""
 
@@ -372,12 +392,16 @@ class Watchlist(_Model):
     description: str | None = None
     actors: tuple[Actor, ...]
     allegations: tuple[Allegation, ...] = ()
+    sources: tuple[Source, ...] = ()
 
     @property
     def content_hash(self) -> str:
-        """Hash of what the watchlist says (not of its comments or layout)."""
+        """Hash of what the watchlist says (not of its comments or layout). ``sources``
+        are left out: they decide attributions, not flags."""
         blob = json.dumps(
-            self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False
+            self.model_dump(mode="json", by_alias=True, exclude={"sources"}),
+            sort_keys=True,
+            ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -449,6 +473,18 @@ def _check_references(wl: Watchlist, data: Any, file: str) -> None:
                 raise ConfigError(f"duplicate id (also at {seen[item.id]})", file=file, entry=where)
             seen[item.id] = where
     actor_ids = {a.id for a in wl.actors}
+    source_at: dict[str, int] = {}
+    for i, src in enumerate(wl.sources):
+        where = f"sources[{i}] (id: {src.id!r})"
+        if src.id in source_at:
+            raise ConfigError(
+                f"duplicate id (also at sources[{source_at[src.id]}])", file=file, entry=where
+            )
+        source_at[src.id] = i
+        if src.id in seen and src.id not in actor_ids:
+            raise ConfigError(f"id of an allegation ({seen[src.id]})", file=file, entry=where)
+        if src.id not in actor_ids and not any(src.aliases.values()):
+            raise ConfigError("a source needs at least one alias", file=file, entry=where)
     for i, actor in enumerate(wl.actors):
         for lang, entries in actor.aliases.items():
             for j, e in enumerate(entries):
