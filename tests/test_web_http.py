@@ -266,6 +266,17 @@ def test_listening_beyond_loopback_needs_a_password(tmp_path, demo_file):
     assert "refusing to listen on 0.0.0.0 without a password" in lines[0]
     assert "NEWSWATCH_WEB_PASSWORD" in lines[0]
 
+    # the same through the command, as a user types it
+    r = subprocess.run(
+        [sys.executable, "-m", "newswatch.cli", "web", "--config", str(cdir), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert [x for x in r.stderr.splitlines() if x.strip()] == lines
+
     from newswatch.errors import ConfigError
     from newswatch.web.security import check_bind
 

@@ -3,6 +3,7 @@ allegation that did not fire, what its rule needed), and the help page."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -34,14 +35,32 @@ def _seen(norm_text: str, phrases: list[tuple[str, str]]) -> list[str]:
     return out[:8]
 
 
-def explain(matcher: Any, text: str, title: str | None, result: Any) -> list[dict[str, Any]]:
-    """For each allegation of the watchlist that did not fire: what its rule asks for and
-    which of it the text has (the actors found, terms and cues that appear)."""
-    if hasattr(matcher, "explain"):  # the matcher's own explanation, where it has one
-        try:
-            return list(matcher.explain(text, title=title))
-        except Exception:
-            pass
+def explain(
+    matcher: Any, text: str, title: str | None, result: Any, language: str | None = None
+) -> list[dict[str, Any]]:
+    """Each allegation rule of the watchlist: whether it fired, and why, or what was missing
+    (the same explanation as ``newswatch flag --explain``)."""
+    try:
+        from newswatch.flagging.explain import explain as explain_rules
+    except ImportError:  # an older flagging package: a rougher account of our own
+        return _rough_explanation(matcher, text, title, result)
+    return [
+        {
+            "id": e.allegation,
+            "name": e.name,
+            "fired": e.fired,
+            "summary": e.summary,
+            "requires": e.requires,
+            "evidence": [asdict(ev) for ev in e.evidence],
+            "missing": list(e.missing),
+        }
+        for e in explain_rules(matcher, text, title=title, language=language)
+    ]
+
+
+def _rough_explanation(
+    matcher: Any, text: str, title: str | None, result: Any
+) -> list[dict[str, Any]]:
     norm = normalize(" ".join(x for x in (title, text) if x)).text
     found = set(result.actors)
     out = []
@@ -69,19 +88,17 @@ def explain(matcher: Any, text: str, title: str | None, result: Any) -> list[dic
                 f"the pieces are there but not close enough ({rule.near.describe()}), "
                 "or a 'not' phrase stands near them"
             )
+        found_bits = [f"appears: {t}" for t in terms] + [f"actor {a}" for a in have_first]
+        found_bits += [f"cue {c}" for c in (cues or [])] + [f"'not' {x}" for x in nots]
         out.append(
             {
                 "id": al.id,
                 "name": al.name,
-                "needs_actors": first,
-                "has_actors": have_first,
-                "needs_with": list(rule.with_actors),
-                "has_with": have_with,
-                "near": rule.near.describe(),
-                "terms": terms,
-                "cues": cues,
-                "nots": nots,
-                "missing": missing,
+                "fired": False,
+                "summary": "; ".join(missing),
+                "requires": rule.near.describe(),
+                "evidence": [],
+                "missing": found_bits,
             }
         )
     return out
@@ -143,7 +160,9 @@ async def bench_page(request: Request) -> Response:
             "mentions": mentions,
             "title_segments": segments(title, mentions, "title"),
             "text_paragraphs": paragraphs(segments(text, mentions, "text")),
-            "explained": explain(matcher, text, title or None, result) if result else [],
+            "explained": (
+                explain(matcher, text, title or None, result, language or None) if result else []
+            ),
             "version": matcher.version,
             "n_actors": len(matcher.watchlist.actors),
             "n_allegations": len(matcher.watchlist.allegations),
