@@ -4,26 +4,46 @@ Extraction (trafilatura) is the dominant cost of a pass, so it runs in a process
 across the machine's cores, together with everything else that is per-article CPU work:
 choosing the canonical URL, language detection, flagging and the story signature. The
 matcher is compiled once per process by :func:`init_worker`; :func:`usable_cpus` sizes the
-pool when ``pipeline.workers`` is 0.
+pool when ``pipeline.workers`` is 0; workers started within :func:`workers_without_main` do
+not run the parent's main module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing.spawn as mp_spawn
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from newswatch.ingest.extract import extract_article, summary_text
 from newswatch.ingest.urls import choose_canonical, url_id
-from newswatch.models import ArticleRecord, Extracted, Extraction, FeedEntry, FlagResult
+from newswatch.models import (
+    ArticleRecord,
+    Attribution,
+    Extracted,
+    Extraction,
+    FeedEntry,
+    FlagResult,
+)
 from newswatch.settings import StorySettings
 from newswatch.stories import DEFAULT_SETTINGS, signature
 
-__all__ = ["PageJob", "content_hash", "init_worker", "process_page", "usable_cpus"]
+__all__ = [
+    "PageJob",
+    "content_hash",
+    "init_worker",
+    "process_page",
+    "usable_cpus",
+    "workers_without_main",
+]
 
 _MATCHER = None
 _MATCHER_PATH: str | None = None
@@ -55,6 +75,36 @@ def usable_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, n)
+
+
+_PREPARATION_DATA = mp_spawn.get_preparation_data
+_SPAWNING = threading.local()
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = _PREPARATION_DATA(name)
+    if getattr(_SPAWNING, "without_main", False):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+@contextmanager
+def workers_without_main() -> Iterator[None]:
+    """Processes started in this block, by this thread, do not run the parent's ``__main__``.
+
+    Under the forkserver (and spawn) start method, multiprocessing runs the parent's main
+    script or module again in every new process, before its first task, so that functions
+    defined there can be unpickled. The pool runs newswatch's own functions only, and the main
+    is the ``newswatch`` script (the whole command line: typer, DuckDB, pyarrow; ~85 MB and
+    0.1-0.3 s in every worker) or, under a Prefect worker, ``prefect.engine``."""
+    if mp_spawn.get_preparation_data is not _preparation_data:
+        mp_spawn.get_preparation_data = _preparation_data
+    _SPAWNING.without_main = True
+    try:
+        yield
+    finally:
+        _SPAWNING.without_main = False
 
 
 def init_worker(
@@ -112,6 +162,7 @@ def process_page(job: PageJob) -> ArticleRecord:
     if _MATCHER is not None and (text or title):
         flag = _MATCHER.match(text or "", title=title, language=language)
     sig = signature(text, title, _STORY_SETTINGS or DEFAULT_SETTINGS)
+    attributions = _attribute(flag, text, title, language)
     return ArticleRecord(
         article_id=url_id(canonical),
         url=job.final_url,
@@ -128,7 +179,27 @@ def process_page(job: PageJob) -> ArticleRecord:
         content_hash=content_hash(text),
         flag=flag,
         signature=sig,
+        attributions=attributions,
     )
+
+
+_ATTRIBUTOR: Any = None
+
+
+def _attribute(
+    flag: FlagResult, text: str | None, title: str | None, language: str | None
+) -> tuple[Attribution, ...]:
+    """Whom the allegations are attributed to (newswatch.flagging.attribution), built once per
+    process from the matcher's watchlist."""
+    global _ATTRIBUTOR
+    if _MATCHER is None or not flag.allegations:
+        return ()
+    if _ATTRIBUTOR is None or _ATTRIBUTOR.watchlist is not _MATCHER.watchlist:
+        from newswatch.flagging.attribution import Attributor
+
+        _ATTRIBUTOR = Attributor(_MATCHER.watchlist)
+    result: tuple[Attribution, ...] = _ATTRIBUTOR.article(flag, text, title, language)
+    return result
 
 
 def _language(ex: Extracted, text: str | None, title: str | None, entry: FeedEntry) -> str | None:
