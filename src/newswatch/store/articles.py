@@ -1,8 +1,9 @@
 """Articles with their URLs, mentions and flags, written in batches (``store.articles``).
 
-A batch is one transaction: new articles (an anti-join on ``article_id``, so a rerun or a
-retried conflict stores nothing twice), their story ids (:mod:`newswatch.store.stories`),
-URLs, mentions, flags and the problems met on the way.
+A batch is one transaction in the ``articles`` write lane (writers of a DuckLake take turns
+there, see :mod:`newswatch.store.engine`): new articles (an anti-join on ``article_id``, so a
+rerun or a retried conflict stores nothing twice), their story ids
+(:mod:`newswatch.store.stories`), URLs, mentions, flags and the problems met on the way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pyarrow as pa
 
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.settings import StorySettings
-from newswatch.store.engine import Engine, fetch_one
+from newswatch.store.engine import LANE_ARTICLES, Engine, fetch_one
+from newswatch.store.provenance import write_provenance
 from newswatch.store.runs import Problem, insert_problems
 from newswatch.store.stories import assign_batch_stories
 
@@ -210,6 +212,7 @@ class Articles:
                 )
                 row = cur.fetchone()
                 stats.articles_flagged = int(row[0]) if row else 0
+                write_provenance(con, [unique[a] for a in new_ids])  # attributions, derivations
                 con.execute("DROP TABLE _new")
             con.execute(
                 "INSERT INTO article_urls SELECT DISTINCT u.url, u.article_id FROM _b_urls u "
@@ -220,9 +223,10 @@ class Articles:
                 con.unregister(name)
             return stats
 
-        # a conflict with another writer runs it all again: the anti-joins then skip what
-        # the other writer stored
-        return self.store.run_in_transaction(write)
+        # in the articles lane: writers take turns, each reading a snapshot with the previous
+        # writer's rows; a conflict (a lost lock) runs it all again, and the anti-joins then
+        # skip what the other writer stored
+        return self.store.run_in_transaction(write, lane=LANE_ARTICLES)
 
     def replace_flags(
         self, results: Sequence[tuple[str, FlagResult]], version: str
@@ -282,7 +286,7 @@ class Articles:
                 con.unregister(name)
             return old
 
-        return self.store.run_in_transaction(replace)
+        return self.store.run_in_transaction(replace, lane=LANE_ARTICLES)
 
     def drop_old_text(self, article_text_days: int, *, now: datetime | None = None) -> int:
         """Retention: drop the text of articles fetched more than ``article_text_days`` ago.
@@ -303,4 +307,4 @@ class Articles:
                 )
             return int(n)
 
-        return self.store.run_in_transaction(drop)
+        return self.store.run_in_transaction(drop, lane=LANE_ARTICLES)

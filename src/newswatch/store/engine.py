@@ -16,14 +16,33 @@ knows which):
   statement runs unchanged; readers get a READ_ONLY attachment. The ``ducklake`` and
   ``postgres`` extensions are loaded from their PyPI packages (nothing is downloaded).
 
-Writers on a DuckLake do not lock: they commit optimistically, and DuckLake merges
-concurrent *appends* to one table silently, which would let two writers' anti-joins both
-insert the same article. So every write transaction on a lake also updates the one row of
-``store_writes``: two overlapping write transactions then conflict at COMMIT, and
-:meth:`Store.run_in_transaction` runs the loser again from the start (back-off with jitter,
-up to ``lock_timeout`` seconds), when it sees the winner's rows. Nothing relies on PRIMARY
-KEY constraints: inserts are anti-joins on the article id inside one transaction, so a
-retry never duplicates.
+Writers on a DuckLake (see docs/scaleout.md, "Writers"): DuckLake commits optimistically
+and merges concurrent *appends* by itself (two INSERTs into one table both commit), so an
+anti-join ("insert the articles not yet stored") run by two writers at once would store an
+article twice. Each write transaction therefore runs in a *lane*: ``articles`` (the batches
+that write articles, URLs, mentions, flags and stories) or ``store`` (everything else: feeds,
+runs, leases, digests). Per lane, on a PostgreSQL catalog:
+
+* **order**: the transaction first takes the lane's PostgreSQL advisory lock (a transaction
+  lock on a small side connection to the catalog database, FIFO among waiters) and begins
+  its DuckLake transaction only then, so it reads a snapshot that holds every commit of the
+  lane's previous holder; it releases the lock after COMMIT. Writers of one lane take turns
+  instead of retrying, and the two lanes never wait for each other: a heartbeat or a lease
+  claim commits while a long article batch is running, and DuckLake merges the two.
+* **safety**: the transaction also updates its lane's one-row *fence* table
+  (``store_writes``, ``article_writes``). Two transactions of one lane that ever overlap,
+  because a lock was lost (its session killed, a network partition, the hold limit hit by a
+  stalled holder), conflict at COMMIT on the fence; :meth:`Engine.run_in_transaction` runs
+  the loser again from the start, and its anti-joins then see the winner's rows. So the
+  lock is only for progress; no lock failure can store a row twice.
+
+A lock wait is bounded (``2 × lock_timeout``) and so is a hold (``lock_timeout`` idle on the
+side connection); a dead holder's lock goes with its PostgreSQL session (at once when its
+process dies, within ~30 s by TCP keep-alive when its host does). On a DuckDB file (and a
+DuckDB-file catalog) the file lock already admits one writer at a time. Nothing relies on
+PRIMARY KEY constraints: inserts are anti-joins inside one transaction, so a retry never
+duplicates. Creating the lake and migrating its schema take a third lock (``schema``), so
+workers started together on an empty lake do not race.
 
 What DuckLake does not do, and what we do instead: no full-text index (``fts`` writes
 tables DuckLake cannot type): :meth:`Store.search.rebuild` is a no-op on a lake.
@@ -49,6 +68,7 @@ Public SQL (documented in the README; changed only by a new migration):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import random
 import re
@@ -63,11 +83,19 @@ import duckdb
 from newswatch.errors import StoreConflict, StoreError
 from newswatch.store import lock as dblock
 from newswatch.store.extensions import lake_duckdb, quote
-from newswatch.store.schema import MIGRATIONS, SCHEMA_VERSION, WRITE_SERIAL_VERSION
+from newswatch.store.objectstore import configure_object_storage, is_object_store
+from newswatch.store.schema import (
+    ARTICLE_FENCE_VERSION,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    WRITE_SERIAL_VERSION,
+)
 
 __all__ = [
     "DATA_PATH_ENV",
     "LAKE_PREFIX",
+    "LANE_ARTICLES",
+    "LANE_STORE",
     "Engine",
     "close_lakes",
     "fetch_one",
@@ -157,9 +185,29 @@ _LAKE_ALIAS_RO = "nw_ro"
 _PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 
 
+# write lanes (see the module docstring): each has an advisory lock and a fence table
+LANE_STORE = "store"
+LANE_ARTICLES = "articles"
+_LANE_SCHEMA = "schema"  # creating the lake and migrating it: a lock, no fence
+_FENCES = {LANE_STORE: "store_writes", LANE_ARTICLES: "article_writes"}
+_FENCE_VERSIONS = {LANE_STORE: WRITE_SERIAL_VERSION, LANE_ARTICLES: ARTICLE_FENCE_VERSION}
+
+
+def lane_key(lane: str) -> int:
+    """The lane's PostgreSQL advisory lock key (a signed 64-bit number, stable everywhere)."""
+    digest = hashlib.blake2b(f"newswatch:lane:{lane}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 # shared catalogs (PostgreSQL): one DuckDB per process and lake, its connections per use
 _SHARED: dict[tuple[int, str, str | None], tuple[duckdb.DuckDBPyConnection, set[str]]] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+# the lanes' side connections: one DuckDB per process and catalog, with the catalog's
+# PostgreSQL database attached (TYPE postgres); each lock is one transaction on a cursor
+_LOCKERS: dict[tuple[int, str], duckdb.DuckDBPyConnection] = {}
+_LOCKER_ALIAS = "nw_lanes"
 
 
 def close_lakes() -> None:
@@ -169,6 +217,10 @@ def close_lakes() -> None:
             with contextlib.suppress(duckdb.Error):
                 con.close()
         _SHARED.clear()
+        for con in _LOCKERS.values():
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        _LOCKERS.clear()
 
 
 class Engine:
@@ -318,7 +370,7 @@ class Engine:
         return f"ATTACH {quote(self.target)} AS {alias}{opts}"
 
     def _prepare_data_path(self) -> None:
-        if self.data_path and "://" not in self.data_path:
+        if self.data_path and not is_object_store(self.data_path) and "://" not in self.data_path:
             try:
                 Path(self.data_path).mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -326,10 +378,24 @@ class Engine:
                     f"{self.data_path}: cannot create the DuckLake data folder: {e}"
                 ) from None
 
+    def _new_lake_duckdb(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with the lake's extensions, and object storage (httpfs and
+        an S3 secret from the environment) when the data path or the environment asks."""
+        con = lake_duckdb(self._catalog)
+        try:
+            configure_object_storage(con, self.data_path)
+        except duckdb.Error as e:
+            con.close()
+            raise StoreError(f"{self.display}: cannot set up object storage: {e}") from None
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def _connect_lake_file(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only:
             self._prepare_data_path()
-        con = lake_duckdb(self._catalog)
+        con = self._new_lake_duckdb()
         try:
             con.execute(self._attach_sql(_LAKE_ALIAS, read_only))
             con.execute(f"USE {_LAKE_ALIAS}")
@@ -341,11 +407,17 @@ class Engine:
     def _open_shared_lake(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         alias = _LAKE_ALIAS_RO if read_only else _LAKE_ALIAS
         key = (os.getpid(), self.target, self.data_path)
+        with _SHARED_LOCK:
+            entry = _SHARED.get(key)
+            first = entry is None or alias not in entry[1]
+        # the first read-write ATTACH may create the lake: one process at a time (workers
+        # started together on an empty catalog would otherwise race on its metadata tables)
+        creating = self.lane(_LANE_SCHEMA) if first and not read_only else contextlib.nullcontext()
         try:
-            with _SHARED_LOCK:
+            with creating, _SHARED_LOCK:
                 entry = _SHARED.get(key)
                 if entry is None:
-                    entry = _SHARED[key] = (lake_duckdb(self._catalog), set())
+                    entry = _SHARED[key] = (self._new_lake_duckdb(), set())
                 base, attached = entry
                 if alias not in attached:
                     if not read_only:
@@ -397,17 +469,99 @@ class Engine:
         finally:
             con.close()
 
+    # -- write lanes ----------------------------------------------------------------------
+    def _locker(self) -> duckdb.DuckDBPyConnection:
+        """This process's side connection to the catalog database (for the lanes' locks)."""
+        key = (os.getpid(), self._catalog)
+        with _SHARED_LOCK:
+            con = _LOCKERS.get(key)
+            if con is None:
+                con = lake_duckdb(self._catalog)
+                try:
+                    conninfo = self._catalog[len("postgres:") :]
+                    con.execute(f"ATTACH {quote(conninfo)} AS {_LOCKER_ALIAS} (TYPE postgres)")
+                except duckdb.Error as e:
+                    con.close()
+                    raise StoreError(
+                        f"{self.display}: cannot reach the catalog database: {e}"
+                    ) from None
+                _LOCKERS[key] = con
+            return con
+
+    def _drop_locker(self) -> None:
+        """Forget the side connection (the next lock makes a new one); it is not closed
+        here, since other threads' locks may still be held on it."""
+        with _SHARED_LOCK:
+            _LOCKERS.pop((os.getpid(), self._catalog), None)
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction: committed at the end of the block, rolled back on error.
+    def lane(self, lane: str) -> Iterator[None]:
+        """Hold ``lane``'s write lock for the block (a PostgreSQL catalog; a no-op otherwise).
+
+        A transaction-level advisory lock on a side connection: waiters queue in PostgreSQL
+        for up to ``2 × lock_timeout`` (then :class:`StoreConflict`); the lock goes when the
+        block ends, when this process dies, or when the side connection has been idle for
+        ``lock_timeout`` (a stalled holder; the lane's fence keeps that safe)."""
+        if not self._shared_catalog:
+            yield
+            return
+        wait_ms = int(max(1.0, 2 * self.lock_timeout) * 1000)
+        hold_ms = int(max(10.0, self.lock_timeout) * 1000)
+        setup = (
+            f"SET LOCAL lock_timeout = '{wait_ms}ms'; "
+            f"SET LOCAL idle_in_transaction_session_timeout = '{hold_ms}ms'; "
+            # a holder whose host vanished is noticed by the server within ~30 s
+            "SET LOCAL tcp_keepalives_idle = 10; SET LOCAL tcp_keepalives_interval = 5; "
+            "SET LOCAL tcp_keepalives_count = 3"
+        )
+        try:
+            cur = self._locker().cursor()
+        except duckdb.Error as e:
+            self._drop_locker()
+            raise StoreError(f"{self.display}: cannot reach the catalog database: {e}") from None
+        started = time.monotonic()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(f"CALL postgres_execute('{_LOCKER_ALIAS}', {quote(setup)})")
+            cur.execute(
+                f"CALL postgres_execute('{_LOCKER_ALIAS}', "
+                f"'SELECT pg_advisory_xact_lock({lane_key(lane)})')"
+            )
+        except duckdb.Error as e:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            cur.close()
+            if "lock timeout" in str(e):
+                raise StoreConflict(
+                    f"{self.display}: waited {time.monotonic() - started:.0f} s for the "
+                    f"{lane} write lane, held by another writer"
+                ) from None
+            self._drop_locker()
+            raise StoreError(f"{self.display}: cannot take the {lane} write lane: {e}") from None
+        try:
+            yield
+        finally:
+            # releases the lock (nothing was written on it); when its session is gone the
+            # lock went with it, and the pool replaces the connection
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            cur.close()
+
+    @contextlib.contextmanager
+    def transaction(self, lane: str = LANE_STORE) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction in ``lane`` (``store`` or ``articles``, see the module
+        docstring): committed at the end of the block, rolled back on error.
 
         On a DuckLake a commit that conflicts with another writer raises
         :class:`StoreConflict` (nothing was written); use :meth:`run_in_transaction` to have
         it run again."""
-        with self.writer() as con:
+        if lane not in _FENCES:
+            raise ValueError(f"unknown write lane {lane!r}")
+        with self.writer() as con, self.lane(lane):
+            # the lake snapshot is read by the first statement: after the lock is held
             con.execute("BEGIN TRANSACTION")
             try:
-                self._bump_write_serial(con)
+                self._bump_fence(con, lane)
                 yield con
             except BaseException as e:
                 with contextlib.suppress(duckdb.Error):
@@ -424,14 +578,16 @@ class Engine:
                     raise StoreConflict(f"{self.display}: write conflict: {e}") from None
                 raise StoreError(f"{self.display}: commit failed: {e}") from None
 
-    def run_in_transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """``fn(con)`` in one write transaction, run again from the start (after a random
-        back-off) while it conflicts with another writer, for up to ``lock_timeout`` seconds.
-        ``fn`` must be safe to run again: whatever it wrote in a failed attempt was rolled back.
-        """
+    def run_in_transaction(
+        self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, lane: str = LANE_STORE
+    ) -> T:
+        """``fn(con)`` in one write transaction in ``lane``, run again from the start (after a
+        random back-off) while it conflicts with another writer, for up to ``lock_timeout``
+        seconds. ``fn`` must be safe to run again: whatever it wrote in a failed attempt was
+        rolled back."""
 
         def attempt() -> T:
-            with self.transaction() as con:
+            with self.transaction(lane) as con:
                 return fn(con)
 
         def give_up(e: BaseException, attempts: int) -> StoreConflict:
@@ -447,10 +603,12 @@ class Engine:
             give_up=give_up,
         )
 
-    def _bump_write_serial(self, con: duckdb.DuckDBPyConnection) -> None:
-        """On a lake, make this transaction conflict with any other overlapping writer."""
+    def _bump_fence(self, con: duckdb.DuckDBPyConnection, lane: str) -> None:
+        """On a lake, make this transaction conflict with any other overlapping writer of
+        its lane (the lane's lock keeps that from happening; this keeps it safe when the
+        lock fails)."""
         if self.is_lake:
-            con.execute("UPDATE store_writes SET serial = serial + 1")
+            con.execute(f"UPDATE {_FENCES[lane]} SET serial = serial + 1")
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -479,9 +637,15 @@ class Engine:
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.schema_version(con) >= SCHEMA_VERSION:
             return
-        # two processes migrating one lake: the loser starts again and finds it done
+
+        # two processes migrating one lake: they take turns (the schema lock), and a loser
+        # of a conflict (an older newswatch without the lock) starts again and finds it done
+        def apply() -> None:
+            with self.lane(_LANE_SCHEMA):
+                self._apply_migrations(con)
+
         retry(
-            lambda: self._apply_migrations(con),
+            apply,
             when=lambda e: isinstance(e, StoreConflict),
             timeout=self.lock_timeout,
             give_up=lambda _e, _n: StoreError(
@@ -512,8 +676,8 @@ class Engine:
                 if now_at >= version:
                     con.execute("ROLLBACK")
                     continue
-                if now_at >= WRITE_SERIAL_VERSION:
-                    self._bump_write_serial(con)
+                if now_at >= _FENCE_VERSIONS[LANE_STORE]:
+                    self._bump_fence(con, LANE_STORE)
                 con.execute(sql)
                 con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, now() AT TIME ZONE 'UTC')",

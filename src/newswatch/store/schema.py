@@ -12,9 +12,11 @@ by a new migration that keeps what was there.
 from __future__ import annotations
 
 from newswatch.settings import StorySettings
+from newswatch.store.provenance import MIGRATION_SQL as PROVENANCE_SQL
 from newswatch.store.verdicts import MIGRATION_SQL as VERDICTS_SQL
 
 __all__ = [
+    "ARTICLE_FENCE_VERSION",
     "DIGEST_SQL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -274,8 +276,8 @@ WHERE zscore >= z AND stories >= min_stories;
 """
 
 # feed_leases: one row per feed claimed by a worker of a sharded pass (store.leases).
-# store_writes: one row, updated by every write transaction on a DuckLake so that two
-# overlapping write transactions conflict instead of both committing (see store.engine).
+# store_writes: one row, updated by every write transaction of the store lane on a DuckLake,
+# so that two overlapping ones conflict instead of both committing (see store.engine).
 _LEASES_SQL = """
 CREATE TABLE IF NOT EXISTS feed_leases (
     name VARCHAR NOT NULL,
@@ -288,7 +290,7 @@ CREATE TABLE IF NOT EXISTS store_writes (
 INSERT INTO store_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_writes);
 """
 
-WRITE_SERIAL_VERSION = 5  # from this version on, lake writes bump store_writes
+WRITE_SERIAL_VERSION = 5  # from this version on, lake writes bump store_writes (the store lane)
 
 # runs.owner is host:pid:run_id (as the pass's feed leases); heartbeat_at is renewed while the
 # pass runs, so a pass whose process died is told from one still running (and closed as
@@ -297,6 +299,14 @@ _RUN_OWNER_SQL = """
 ALTER TABLE runs ADD COLUMN owner VARCHAR;
 ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP;
 """
+
+# article_writes: the fence of the articles write lane (store.engine): one row, updated by
+# every transaction that writes articles on a DuckLake; store_writes is the other lane's
+_ARTICLE_FENCE_SQL = """
+CREATE TABLE IF NOT EXISTS article_writes (serial BIGINT NOT NULL);
+INSERT INTO article_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM article_writes);
+"""
+ARTICLE_FENCE_VERSION = 9
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _INITIAL_SQL),
@@ -311,5 +321,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (7, "analysts' verdicts", VERDICTS_SQL),
     (8, "who runs a pass, and its heartbeat", _RUN_OWNER_SQL),
+    (9, "the articles write lane's fence", _ARTICLE_FENCE_SQL),
+    (10, "attributions and story provenance", PROVENANCE_SQL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
