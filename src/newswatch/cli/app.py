@@ -14,6 +14,7 @@ from newswatch.cli import (
     demo,
     digest,
     flag,
+    provenance,
     run,
     serve,
     sql,
@@ -58,6 +59,7 @@ def _root(
 
 for _group in (run, sql, flag, trends, status, digest, serve, worker, demo, watchlist, web):
     _group.register(app)
+provenance.register(app)  # story, claim
 
 
 def main() -> None:
