@@ -223,6 +223,20 @@ def close_lakes() -> None:
         _LOCKERS.clear()
 
 
+def _needs_object_storage(e: BaseException) -> bool:
+    """DuckDB wanted httpfs: the lake's data files are on object storage."""
+    return "httpfs" in str(e) and "install" in str(e).lower()
+
+
+def _object_storage_error(display: str) -> StoreError:
+    return StoreError(
+        f"{display}: the lake's data files are on object storage, and this environment "
+        "has no credentials for it",
+        hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and NEWSWATCH_S3_ENDPOINT for "
+        'an S3-compatible service); see docs/scaleout.md, "Object storage"',
+    )
+
+
 class Engine:
     """A newswatch database.
 
@@ -330,6 +344,8 @@ class Engine:
                         "a new one",
                     ) from None
                 if not is_lock_error(e):
+                    if _needs_object_storage(e):
+                        raise _object_storage_error(self.display) from None
                     raise StoreError(f"{self.display}: cannot open the database: {e}") from None
                 raise
 
@@ -437,6 +453,8 @@ class Engine:
                     f"{self.display}: a new DuckLake needs a folder for its data files: set "
                     f"{DATA_PATH_ENV} (a local or shared folder, or object storage)"
                 ) from None
+            if _needs_object_storage(e):
+                raise _object_storage_error(self.display) from None
             raise StoreError(f"{self.display}: cannot open the DuckLake: {msg}") from None
         self._known_to_exist = True
         return con
