@@ -24,7 +24,9 @@ ENV PATH="/app/.venv/bin:$PATH" \
     NEWSWATCH_DB=/data/newswatch.duckdb \
     PREFECT_HOME=/data/prefect \
     DO_NOT_TRACK=1 \
-    NEWSWATCH_SERVE_PORT=4200
+    NEWSWATCH_SERVE_PORT=4200 \
+    # the container's own Prefect server must listen beyond its loopback for -p 4200:4200
+    NEWSWATCH_SERVE_HOST=0.0.0.0
 USER newswatch
 WORKDIR /data
 VOLUME ["/data"]

@@ -228,6 +228,35 @@ def test_connects_to_the_checked_address(site: LocalSite, fake_dns: dict[str, li
     assert site.requests[-1].headers["host"] == f"news.test:{site.port}"
 
 
+def test_allowed_networks_setting_reaches_one_internal_server(
+    site: LocalSite, fake_dns: dict[str, list[str]]
+) -> None:
+    """fetch.allowed_networks: a network, or a host name, is reachable with the guard on;
+    anything else private stays refused, on the first hop and after a redirect."""
+    fake_dns["intranet.test"] = ["127.0.0.1"]
+    by_cidr = settings(allow_private_addresses=False, allowed_networks=("127.0.0.1/32",))
+    assert fetch(site.url("/feed.xml"), by_cidr).status == 200
+    by_name = settings(allow_private_addresses=False, allowed_networks=("intranet.test",))
+    assert fetch(f"http://intranet.test:{site.port}/feed.xml", by_name).status == 200
+    # the name is allowed, not the address: 127.0.0.1 by itself stays refused
+    assert fetch_error(site.url("/feed.xml"), by_name).kind == "blocked"
+    # a redirect from the allowed server to another private address is checked again
+    site.redirect("/hop", "http://10.0.0.9/feed.xml")
+    err = fetch_error(f"http://intranet.test:{site.port}/hop", by_name)
+    assert err.kind == "blocked" and "10.0.0.9 is a private address" in err.reason
+
+
+def test_allowed_networks_setting_is_validated():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="neither a network"):
+        FetchSettings(allowed_networks=("10.0.0.0/33x",))
+    assert FetchSettings(allowed_networks=(" 10.1.0.0/16 ", "wiki.internal")).allowed_networks == (
+        "10.1.0.0/16",
+        "wiki.internal",
+    )
+
+
 def test_name_with_any_private_address_is_refused(fake_dns: dict[str, list[str]]) -> None:
     fake_dns["mixed.test"] = ["93.184.216.34", "10.1.2.3"]
     err = fetch_error("http://mixed.test/feed", settings(allow_private_addresses=False))

@@ -27,7 +27,7 @@ import yaml
 
 from newsfixtures import build_site, page, rss, site_sources, write_config
 from newswatch.orchestration import flows
-from newswatch.orchestration.serve import free_port
+from newswatch.orchestration.serve import LocalPrefectServer, free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -374,3 +374,20 @@ def test_newswatch_serve_polls_sends_digest_stops_and_restarts_cleanly(procs, sm
         (r["state_name"], r["expected_start_time"]) for r in runs
     ]
     assert "Traceback" not in clean_log
+
+
+def test_serve_binds_where_it_is_told_and_connects_locally(tmp_path):
+    """serve.host: 0.0.0.0 in a container (the Dockerfile sets it) so that -p 4200:4200
+    reaches the UI; the runner itself still talks to the server over loopback."""
+    from newswatch.settings import load_settings
+
+    (tmp_path / "newswatch.yaml").write_text("serve:\n  host: 0.0.0.0\n  port: 4321\n")
+    s = load_settings(tmp_path / "newswatch.yaml").serve
+    server = LocalPrefectServer(
+        tmp_path / "home", log_path=tmp_path / "log", port=s.port, host=s.host
+    )
+    assert server.host == "0.0.0.0"
+    assert server.api_url == "http://127.0.0.1:4321/api"
+    docker = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert "NEWSWATCH_SERVE_HOST=0.0.0.0" in docker
+    assert load_settings(None, environ={"NEWSWATCH_SERVE_HOST": "0.0.0.0"}).serve.host == "0.0.0.0"

@@ -21,6 +21,7 @@ what is wrong; the CLI turns it into one line and exit status 2.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -83,9 +84,33 @@ class FetchSettings(_Model):
     backoff_seconds: float = Field(1.0, ge=0)
     max_retry_after_seconds: float = Field(120.0, ge=0)
     allow_private_addresses: bool = False
+    # with the guard on, these are reachable all the same: networks or addresses (CIDR, e.g.
+    # 10.1.2.0/24, 192.168.0.7) checked after DNS resolution, and host names (intranet.local)
+    # however they resolve; checked again on every redirect
+    allowed_networks: tuple[str, ...] = ()
     respect_robots_txt: bool = True
     # hosts for which the politeness limits above do not apply (e.g. a benchmark's own server)
     unthrottled_hosts: tuple[str, ...] = ()
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks_or_hosts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        out = []
+        for item in v:
+            item = item.strip()
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                if not re.fullmatch(
+                    r"(?i)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", item
+                ):
+                    raise ValueError(
+                        f"{item!r} is neither a network (CIDR), an address nor a host name"
+                    ) from None
+            out.append(item)
+        return tuple(out)
 
 
 class PipelineSettings(_Model):
@@ -191,7 +216,11 @@ class ServeSettings(_Model):
     digest_minutes: float = Field(5.0, gt=0)  # how often digests are checked (each has its cron)
     prefect_home: str | None = None  # default: <folder of the database>/prefect
     port: int | None = Field(None, ge=1, le=65535)  # local server's port; default: a free one
+    # the address the local Prefect server listens on: 127.0.0.1 (this machine only), or
+    # 0.0.0.0 in a container whose port is published (the Dockerfile sets it)
+    host: str = "127.0.0.1"
     ui: bool = True  # the Prefect UI on the local server
+    poll_at_start: bool = True  # a poll right away on start (and restart), not one interval later
     server_start_timeout_seconds: float = Field(180.0, gt=0)
 
 

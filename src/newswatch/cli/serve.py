@@ -83,6 +83,7 @@ def serve_command(
                 home,
                 log_path=data / "prefect-server.log",
                 port=settings.port,
+                host=settings.host,
                 ui=settings.ui,
                 start_timeout=settings.server_start_timeout_seconds,
             )
@@ -100,7 +101,9 @@ def serve_command(
                 f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True
             )
 
-        code = serve_forever(deployments, server=server, once=once, log=log)
+        code = serve_forever(
+            deployments, server=server, once=once, log=log, poll_at_start=settings.poll_at_start
+        )
         err_console.print("Stopped.")
         raise typer.Exit(code)
 

@@ -124,9 +124,16 @@ class _Unresolvable(Exception):
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolve, check every address, then connect to a checked address (see module doc)."""
 
-    def __init__(self, *, guard: bool, allowed: tuple[IPNetwork, ...] = ()):
+    def __init__(
+        self,
+        *,
+        guard: bool,
+        allowed: tuple[IPNetwork, ...] = (),
+        allowed_hosts: frozenset[str] = frozenset(),
+    ):
         self._guard = guard
         self._allowed = allowed
+        self._allowed_hosts = allowed_hosts
         self._inner = httpcore.AnyIOBackend()
 
     def _allowed_address(self, ip: IPAddress) -> bool:
@@ -161,7 +168,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self.resolve(host, port)
-        if self._guard:
+        if self._guard and host.strip("[]").lower().rstrip(".") not in self._allowed_hosts:
             for ip in addresses:
                 problem = address_problem(ip)
                 if problem and not self._allowed_address(ip):
@@ -292,8 +299,9 @@ class _HostGate:
 class Fetcher:
     """Fetch feeds and pages politely over one shared ``httpx.AsyncClient``.
 
-    ``allowed_networks`` (CIDR strings) are reachable even with the address guard on, for
-    a known internal server; everything else non-public is refused unless
+    ``settings.allowed_networks`` (and the ``allowed_networks`` argument): networks or
+    addresses (CIDR) and host names reachable even with the address guard on, for a known
+    internal server; everything else non-public is refused unless
     ``settings.allow_private_addresses``.
 
     ``robots_notes`` maps a robots.txt URL to why it was ignored (5xx, unreachable, …).
@@ -301,7 +309,14 @@ class Fetcher:
 
     def __init__(self, settings: FetchSettings, *, allowed_networks: Iterable[str] = ()):
         self.settings = settings
-        self._allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
+        nets, hosts = [], set()
+        for n in (*settings.allowed_networks, *allowed_networks):
+            try:
+                nets.append(ipaddress.ip_network(n, strict=False))
+            except ValueError:
+                hosts.add(n.strip().lower().rstrip("."))
+        self._allowed = tuple(nets)
+        self._allowed_hosts = frozenset(hosts)
         self._unthrottled = frozenset(h.strip().lower() for h in settings.unthrottled_hosts)
         self._client: httpx.AsyncClient | None = None
         self._global = asyncio.Semaphore(settings.max_concurrency)
@@ -316,7 +331,11 @@ class Fetcher:
 
     async def __aenter__(self) -> Self:
         s = self.settings
-        backend = _GuardedBackend(guard=not s.allow_private_addresses, allowed=self._allowed)
+        backend = _GuardedBackend(
+            guard=not s.allow_private_addresses,
+            allowed=self._allowed,
+            allowed_hosts=self._allowed_hosts,
+        )
         limits = httpx.Limits(
             max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
         )

@@ -124,12 +124,17 @@ class LocalPrefectServer:
         return f"LocalPrefectServer({str(self.home)!r}, port={self.port})"
 
     @property
+    def _reach(self) -> str:
+        """The address to connect to: a server bound to every address is reached locally."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+
+    @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self.port}/api"
+        return f"http://{self._reach}:{self.port}/api"
 
     @property
     def ui_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self._reach}:{self.port}"
 
     @property
     def db_path(self) -> Path:
@@ -478,6 +483,7 @@ def serve_forever(
     once: bool = False,
     log: Log = lambda m: print(m, file=sys.stderr, flush=True),
     install_signal_handlers: bool = True,
+    poll_at_start: bool = True,
 ) -> int:
     """Serve ``deployments()`` until SIGINT/SIGTERM (or, with ``once``, run each once now).
 
@@ -518,7 +524,9 @@ def serve_forever(
             )
             os.environ.update(_client_settings(server))
         deps = list(deployments())  # outside the event loop: to_deployment is sync there
-        return asyncio.run(_serve(deps, server, once, stop, wake, log, on_signal))
+        return asyncio.run(
+            _serve(deps, server, once, stop, wake, log, on_signal, poll_at_start=poll_at_start)
+        )
     finally:
         if server is not None:
             server.stop()
@@ -539,6 +547,8 @@ async def _serve(
     wake: list[Callable[[], None]],
     log: Log,
     on_signal: Callable[..., None],
+    *,
+    poll_at_start: bool = True,
 ) -> int:
     from prefect.client.orchestration import get_client
     from prefect.runner import Runner
@@ -571,6 +581,11 @@ async def _serve(
                 if once:
                     for i in ids:
                         await client.create_flow_run_from_deployment(i)
+                elif poll_at_start:
+                    # the first poll now, not one interval after start (or restart)
+                    for d, i in zip(deps, ids, strict=True):
+                        if d.name == POLL_DEPLOYMENT:
+                            await client.create_flow_run_from_deployment(i)
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in deps)
             if once:
                 log(f"Running once: {names}")

@@ -31,7 +31,15 @@ from newswatch.ingest.fetch import Fetcher
 from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.models import ArticleRecord, FeedEntry, FeedStatus, ProblemStage, RunStatus
-from newswatch.pipeline.extraction import PageJob, init_worker, process_page, usable_cpus
+from newswatch.pipeline import lifeline
+from newswatch.pipeline.extraction import (
+    PageJob,
+    init_worker,
+    process_page,
+    usable_cpus,
+    workers_without_main,
+)
+from newswatch.pipeline.lifeline import start_worker
 from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
@@ -184,6 +192,7 @@ class _Pass:
         n = workers if workers is not None else self.settings.pipeline.workers
         self.workers = n or usable_cpus()  # 0: one per core this process may use
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_ready: asyncio.Task[ProcessPoolExecutor] | None = None
         self.watchlist_version: str | None = None
         self._lookups: list[tuple[list[str], asyncio.Future[set[str]]]] = []
         self._lookup_running = False
@@ -221,9 +230,11 @@ class _Pass:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
+            lifeline.arm()
             # warm everything a worker needs once, in the fork server: workers fork from it
             ctx.set_forkserver_preload(
                 [
+                    "newswatch.pipeline.lifeline",  # the fork server dies with this process
                     "newswatch.pipeline.extraction",
                     "newswatch.flagging.matcher",
                     "newswatch.pipeline.warm",
@@ -232,8 +243,9 @@ class _Pass:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
-                initializer=init_worker,
+                initializer=start_worker,  # each worker dies with the fork server
                 initargs=(
+                    init_worker,
                     str(self.config.watchlist_path),
                     self.settings.stories.model_dump(),
                     self.settings.pipeline.extraction,
@@ -245,6 +257,24 @@ class _Pass:
         if self._pool is not None:
             self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
             self._pool = None
+
+    def start_pool(self) -> asyncio.Task[ProcessPoolExecutor]:
+        """Start the fork server and fork every worker, in a thread: the fork server loads the
+        extraction modules first (~1 s), which would otherwise stop the event loop (and every
+        fetch) at the first page. Called at the first page, or when the pass begins if a feed
+        is polled for the first time (its pages will come: the pool boots meanwhile)."""
+        if self._pool_ready is None:
+            pool = self.pool()
+            self._pool_ready = asyncio.create_task(asyncio.to_thread(self._spawn_workers, pool))
+            self._pool_ready.add_done_callback(_retrieve_exception)
+        return self._pool_ready
+
+    def _spawn_workers(self, pool: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        with workers_without_main():  # not the whole CLI again in each worker
+            futures = [pool.submit(int) for _ in range(self.workers)]  # a no-op forks a worker
+        for f in futures:
+            f.result()
+        return pool
 
     # -- database calls, one at a time, off the event loop ---------------------------------
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -394,7 +424,10 @@ class _Pass:
                     ),
                 )
                 return
-            parsed = parse_feed(
+            # off the event loop: a large feed takes seconds of CPU, and every fetch in flight
+            # (with its timeout) waits on the loop meanwhile
+            parsed = await asyncio.to_thread(
+                parse_feed,
                 source.name,
                 res.content,
                 url=res.final_url,
@@ -530,7 +563,8 @@ class _Pass:
                     self.refetch_feeds.add(entry.source)
                     return  # not stored: the next pass tries again
                 job = PageJob(entry, entry.link, None, "", now, fetch_error=e.reason)
-            record: ArticleRecord = await loop.run_in_executor(self.pool(), process_page, job)
+            pool = await asyncio.shield(self.start_pool())
+            record: ArticleRecord = await loop.run_in_executor(pool, process_page, job)
             if record.canonical_url != link:
                 self.extra_urls.setdefault(record.article_id, []).append(link)
             self.batch.append(record)
@@ -642,6 +676,8 @@ class _Pass:
                         and not _polled_meanwhile(before.get(s.name), states.get(s.name))
                         and (not due_only or _is_due(states.get(s.name), now))
                     ]
+                    if any(_never_fetched(states.get(s.name)) for s in todo):
+                        self.start_pool()
                     await asyncio.gather(
                         *(self.poll_feed(fetcher, s, states.get(s.name)) for s in todo)
                     )
@@ -687,6 +723,16 @@ class _Pass:
             )
             await self.db(self.store.leases.release, owner)
         return self.summary
+
+
+def _never_fetched(state: SourceState | None) -> bool:
+    """No validators and no body hash: the feed is read in full, and its pages are new."""
+    return state is None or not (state.etag or state.last_modified or state.body_hash)
+
+
+def _retrieve_exception(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # seen by whoever awaits it; never "exception was never retrieved"
 
 
 def _is_due(state: SourceState | None, now: datetime) -> bool:
