@@ -32,10 +32,19 @@ def test_interval_shortens_when_most_items_are_new_and_grows_when_none_are():
     assert plan(status="unchanged").interval_minutes == 90
 
 
+def test_a_busy_new_feed_is_polled_often_from_its_first_day():
+    """A feed seen for the first time, all of whose items are new, comes back within 10
+    minutes, not half an hour later (the defaults were 60 minutes × 0.5)."""
+    first = plan_next_poll(
+        PollingSettings(jitter=0), now=NOW, status="ok", interval_minutes=None,
+        failure_score=None, entries_seen=20, new_items=20,
+    )  # fmt: skip
+    assert first.interval_minutes == 7.5
+    assert first.next_poll_at - NOW <= timedelta(minutes=10)
+
+
 def test_interval_is_clamped_and_honours_declared_period_and_retry_after():
-    assert (
-        plan(status="ok", entries_seen=5, new_items=5, interval_minutes=12).interval_minutes == 10
-    )
+    assert plan(status="ok", entries_seen=5, new_items=5, interval_minutes=8).interval_minutes == 5
     assert plan(status="not_modified", interval_minutes=1200).interval_minutes == 1440
     p = plan(status="ok", entries_seen=5, new_items=5, declared_minutes=180)
     assert p.interval_minutes == 180 and p.next_poll_at == NOW + timedelta(minutes=180)

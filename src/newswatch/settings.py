@@ -144,8 +144,10 @@ class RetentionSettings(_Model):
 
 
 class PollingSettings(_Model):
-    initial_minutes: float = Field(60, gt=0)  # a new feed's first interval
-    min_minutes: float = Field(10, gt=0)
+    # a new feed's first interval: short, so that a feed that publishes often is polled often
+    # from its first day (after a first pass whose items were all new it is 7.5 minutes)
+    initial_minutes: float = Field(15, gt=0)
+    min_minutes: float = Field(5, gt=0)  # the default serve.poll_minutes: no shorter than that
     max_minutes: float = Field(1440, gt=0)
     max_backoff_minutes: float = Field(1440, gt=0)  # a failing feed is retried at least this often
     jitter: float = Field(0.1, ge=0, le=0.5)  # ± share of the interval
