@@ -58,14 +58,23 @@ OTHER = [
     "Forecasters expect the rain to ease by Thursday, when temperatures will rise again.",
 ]
 
+_T = "Tue, 17 Nov 2026 {}:00:00 GMT"
 OUTLETS = {
     # outlet: (path, published, title, paragraphs, language)
-    "Origin Wire": ("orig", "Tue, 17 Nov 2026 06:00:00 GMT", "North Korea helped Hezbollah dig tunnels, researchers say", [P1, P2, P3, P4], "en"),
-    "Copy Daily": ("copy", "Tue, 17 Nov 2026 09:00:00 GMT", "North Korea helped Hezbollah dig tunnels", [P1, P2, P3, P4], "en"),
-    "Edit Post": ("edit", "Tue, 17 Nov 2026 11:00:00 GMT", "Report: North Korea aided Hezbollah tunnels", [P1, P2, NEW, P3, P4], "en"),
-    "Seoul Ilbo": ("ko", "Tue, 17 Nov 2026 12:00:00 GMT", "북한, 헤즈볼라 땅굴 건설 도왔다", KO, "ko"),
-    "Beirut Akhbar": ("ar", "Tue, 17 Nov 2026 13:00:00 GMT", "كوريا الشمالية ساعدت حزب الله في حفر الأنفاق", AR, "ar"),
-    "Weather Desk": ("rain", "Tue, 17 Nov 2026 07:00:00 GMT", "Rain floods Seoul roads", OTHER, "en"),
+    "Origin Wire": (
+        "orig", _T.format("06"), "North Korea helped Hezbollah dig tunnels, researchers say",
+        [P1, P2, P3, P4], "en",
+    ),
+    "Copy Daily": (
+        "copy", _T.format("09"), "North Korea helped Hezbollah dig tunnels", [P1, P2, P3, P4], "en"
+    ),
+    "Edit Post": (
+        "edit", _T.format("11"), "Report: North Korea aided Hezbollah tunnels",
+        [P1, P2, NEW, P3, P4], "en",
+    ),
+    "Seoul Ilbo": ("ko", _T.format("12"), "북한, 헤즈볼라 땅굴 건설 도왔다", KO, "ko"),
+    "Beirut Akhbar": ("ar", _T.format("13"), "كوريا الشمالية ساعدت حزب الله في حفر الأنفاق", AR, "ar"),
+    "Weather Desk": ("rain", _T.format("07"), "Rain floods Seoul roads", OTHER, "en"),
 }  # fmt: skip
 
 
@@ -83,7 +92,7 @@ def db(tmp_path_factory) -> str:
         )
         sources.append((outlet, path, date, title, lang))
     with site:
-        for outlet, path, date, title, _lang in sources:
+        for _outlet, path, date, title, _lang in sources:
             site.add(
                 f"/{path}/feed.xml",
                 rss([{"title": title, "link": site.url(f"/{path}/a.html"), "date": date}]),
