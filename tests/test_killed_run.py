@@ -10,11 +10,14 @@ import threading
 import time
 
 import duckdb
+import pytest
 
 from newsfixtures import build_site, site_sources, write_config
 from newswatch.pipeline.run import run_pass
 from newswatch.settings import load_config
 from newswatch.store import is_lock_error
+
+pytestmark = pytest.mark.attack
 
 
 def _count(db, sql="SELECT count(*) FROM articles"):

@@ -21,6 +21,7 @@ from newswatch.settings import load_config
 from newswatch.store import Store
 from newswatch.store.articles import Articles
 
+pytestmark = pytest.mark.attack
 pg_server = stores.pg_server  # fixture
 store_target = stores.store_target  # fixture: a DuckDB file and a DuckLake on PostgreSQL
 
@@ -111,9 +112,7 @@ def test_a_failed_batch_is_fetched_again_and_stored_by_the_next_pass(
         assert second.status == "completed"
         assert second.articles_new == 4
         assert _count(store, "SELECT count(*) FROM articles") == FEEDS * PER_FEED
-        assert (
-            _count(store, "SELECT count(*) - count(DISTINCT canonical_url) FROM articles") == 0
-        )
+        assert _count(store, "SELECT count(*) - count(DISTINCT canonical_url) FROM articles") == 0
         # and now every feed keeps its validators: a third pass fetches nothing in full
         third = run_pass(config)
         assert third.counts()["feeds_unchanged"] == FEEDS
