@@ -31,7 +31,6 @@ from newswatch.ingest.fetch import Fetcher
 from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.models import ArticleRecord, FeedEntry, FeedStatus, ProblemStage, RunStatus
-from newswatch.pipeline import lifeline
 from newswatch.pipeline.extraction import (
     PageJob,
     init_worker,
@@ -39,7 +38,6 @@ from newswatch.pipeline.extraction import (
     usable_cpus,
     workers_without_main,
 )
-from newswatch.pipeline.lifeline import start_worker
 from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
@@ -230,11 +228,9 @@ class _Pass:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            lifeline.arm()
             # warm everything a worker needs once, in the fork server: workers fork from it
             ctx.set_forkserver_preload(
                 [
-                    "newswatch.pipeline.lifeline",  # the fork server dies with this process
                     "newswatch.pipeline.extraction",
                     "newswatch.flagging.matcher",
                     "newswatch.pipeline.warm",
@@ -243,9 +239,8 @@ class _Pass:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
-                initializer=start_worker,  # each worker dies with the fork server
+                initializer=init_worker,
                 initargs=(
-                    init_worker,
                     str(self.config.watchlist_path),
                     self.settings.stories.model_dump(),
                     self.settings.pipeline.extraction,
@@ -424,10 +419,7 @@ class _Pass:
                     ),
                 )
                 return
-            # off the event loop: a large feed takes seconds of CPU, and every fetch in flight
-            # (with its timeout) waits on the loop meanwhile
-            parsed = await asyncio.to_thread(
-                parse_feed,
+            parsed = parse_feed(
                 source.name,
                 res.content,
                 url=res.final_url,
