@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -51,6 +52,7 @@ __all__ = [
     "StorySettings",
     "default_config_dir",
     "default_db_path",
+    "describe_location",
     "format_validation_error",
     "load_config",
     "load_digest_settings",
@@ -468,12 +470,12 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"invalid YAML: {problem}", file=str(path), entry=where) from None
 
 
-def format_validation_error(
-    e: ValidationError, data: Any, *, list_key: str | None = None
-) -> tuple[str, str]:
-    """Turn the first pydantic error into (entry, message), naming list entries by name."""
-    err = e.errors()[0]
-    loc = list(err["loc"])
+def describe_location(
+    loc: Sequence[Any], data: Any, *, skip: Callable[[Any], bool] | None = None
+) -> str:
+    """``sources[3] (name: 'Yonhap').url`` from a pydantic error location, naming list
+    entries by their ``name`` or ``id``; ``skip`` drops parts that are not places in the file
+    (pydantic's names for union branches)."""
     parts: list[str] = []
     node = data
     for item in loc:
@@ -488,13 +490,20 @@ def format_validation_error(
             except (IndexError, KeyError, TypeError):
                 node = None
             parts.append(label)
+        elif skip is not None and skip(item):
+            continue
         else:
             parts.append(("." if parts else "") + str(item))
-            try:
-                node = node[item] if isinstance(node, dict) else None
-            except (KeyError, TypeError):
-                node = None
-    entry = "".join(parts) or "(top level)"
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(
+    e: ValidationError, data: Any, *, list_key: str | None = None
+) -> tuple[str, str]:
+    """Turn the first pydantic error into (entry, message), naming list entries by name."""
+    err = e.errors()[0]
+    entry = describe_location(err["loc"], data)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown setting (check the spelling)"
