@@ -31,6 +31,7 @@ from newswatch.ingest.fetch import Fetcher
 from newswatch.ingest.polling import plan_next_poll
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.models import ArticleRecord, FeedEntry, FeedStatus, ProblemStage, RunStatus
+from newswatch.pipeline import lifeline
 from newswatch.pipeline.extraction import (
     PageJob,
     init_worker,
@@ -38,6 +39,7 @@ from newswatch.pipeline.extraction import (
     usable_cpus,
     workers_without_main,
 )
+from newswatch.pipeline.lifeline import start_worker
 from newswatch.settings import Config, Source
 from newswatch.store import Problem, SourceState, SourceUpdate, Store
 
@@ -228,9 +230,11 @@ class _Pass:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
+            lifeline.arm()
             # warm everything a worker needs once, in the fork server: workers fork from it
             ctx.set_forkserver_preload(
                 [
+                    "newswatch.pipeline.lifeline",  # the fork server dies with this process
                     "newswatch.pipeline.extraction",
                     "newswatch.flagging.matcher",
                     "newswatch.pipeline.warm",
@@ -239,8 +243,9 @@ class _Pass:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
-                initializer=init_worker,
+                initializer=start_worker,  # each worker dies with the fork server
                 initargs=(
+                    init_worker,
                     str(self.config.watchlist_path),
                     self.settings.stories.model_dump(),
                     self.settings.pipeline.extraction,
@@ -419,7 +424,10 @@ class _Pass:
                     ),
                 )
                 return
-            parsed = parse_feed(
+            # off the event loop: a large feed takes seconds of CPU, and every fetch in flight
+            # (with its timeout) waits on the loop meanwhile
+            parsed = await asyncio.to_thread(
+                parse_feed,
                 source.name,
                 res.content,
                 url=res.final_url,
