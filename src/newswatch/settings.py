@@ -471,11 +471,15 @@ def read_yaml(path: Path) -> Any:
 
 
 def describe_location(
-    loc: Sequence[Any], data: Any, *, skip: Callable[[Any], bool] | None = None
+    loc: Sequence[Any],
+    data: Any,
+    *,
+    keys: Sequence[str] = ("name", "id"),
+    skip: Callable[[Any], bool] | None = None,
 ) -> str:
     """``sources[3] (name: 'Yonhap').url`` from a pydantic error location, naming list
-    entries by their ``name`` or ``id``; ``skip`` drops parts that are not places in the file
-    (pydantic's names for union branches)."""
+    entries by the first of ``keys`` they have; ``skip`` drops parts that are not places in
+    the file (pydantic's names for union branches)."""
     parts: list[str] = []
     node = data
     for item in loc:
@@ -483,10 +487,9 @@ def describe_location(
             label = f"[{item}]"
             try:
                 node = node[item]
-                if isinstance(node, dict) and node.get("name") is not None:
-                    label = f"[{item}] (name: {node['name']!r})"
-                elif isinstance(node, dict) and node.get("id") is not None:
-                    label = f"[{item}] (id: {node['id']!r})"
+                key = next((k for k in keys if isinstance(node, dict) and node.get(k)), None)
+                if key is not None:
+                    label = f"[{item}] ({key}: {node[key]!r})"
             except (IndexError, KeyError, TypeError):
                 node = None
             parts.append(label)
