@@ -80,7 +80,7 @@ from pydantic import (
 
 from newswatch.errors import ConfigError
 from newswatch.flagging.textnorm import normalize_phrase
-from newswatch.settings import read_yaml
+from newswatch.settings import describe_location, read_yaml
 
 __all__ = [
     "Actor",
@@ -420,26 +420,12 @@ class Watchlist(_Model):
 
 def _label(loc: tuple[Any, ...], data: Any) -> str:
     """``actors[3] (id: 'komid').aliases.ko[0]`` from a pydantic location."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            try:
-                node = node[item]
-                if isinstance(node, dict) and node.get("id") is not None:
-                    label += f" (id: {node['id']!r})"
-            except (IndexError, KeyError, TypeError):
-                node = None
-            parts.append(label)
-        else:
-            if item in _ENTRY_TAGS or str(item).startswith(
-                ("function-", "literal[", "tuple[", "str")
-            ):
-                continue  # pydantic's names for union branches, not places in the file
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
+    return describe_location(loc, data, keys=("id",), skip=_union_branch)
+
+
+def _union_branch(item: Any) -> bool:
+    """pydantic's names for union branches, not places in the file."""
+    return item in _ENTRY_TAGS or str(item).startswith(("function-", "literal[", "tuple[", "str"))
 
 
 def parse_watchlist(data: Any, *, file: str = "watchlist") -> Watchlist:
