@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -62,7 +62,7 @@ DbOpt = typer.Option(
 
 def FormatOpt(
     default: str = "table", formats: tuple[str, ...] = FORMATS
-) -> typer.models.OptionInfo:
+) -> Any:  # typer's OptionInfo, used as a parameter default
     """``-f/--format`` with the same vocabulary on every command that prints rows."""
     return typer.Option(default, "--format", "-f", help=f"Output format: {', '.join(formats)}.")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,7 @@ def sql(
                         if rel.description is None:
                             continue
                         columns = [d[0] for d in rel.description]
-                        chunks = iter(lambda rel=rel: rel.fetchmany(1000), [])
-                        flat = (r for chunk in chunks for r in chunk)
+                        flat = _rows(rel)
                         if i and fmt == "table":
                             sys.stdout.write("\n")
                         write_rows(columns, flat, fmt, sys.stdout, max_width=max_width or None)
@@ -211,6 +211,12 @@ class _WriterWatch:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _rows(rel: Any) -> Iterator[tuple[Any, ...]]:
+    """A result's rows, a thousand at a time (nothing is loaded whole)."""
+    while chunk := rel.fetchmany(1000):
+        yield from chunk
 
 
 def _load_search(con: Any) -> None:
