@@ -198,7 +198,28 @@ def test_flag_table_and_errors(app, tmp_path, monkeypatch):
     )
     assert r.exit_code == 0 and "hamas" in r.stdout and "Hamas denied it." in r.stdout
     r = runner.invoke(app, ["flag", "-c", str(CONFIG), str(tmp_path / "missing.txt")])
-    assert r.exit_code == 1 and r.stderr.startswith("Error: ") and "missing.txt" in r.stderr
+    assert r.exit_code == 1 and r.stderr.startswith("Warning: ") and "missing.txt" in r.stderr
+    # one unreadable file among several: the others are still flagged and printed
+    ok = tmp_path / "ok.txt"
+    ok.write_text("Hamas denied it.")
+    binary = tmp_path / "db.duckdb"
+    binary.write_bytes(b"DUCK\x00\x00\x01" * 100)
+    r = runner.invoke(
+        app,
+        [
+            "flag",
+            "-c",
+            str(CONFIG),
+            "-f",
+            "jsonl",
+            str(tmp_path / "missing.txt"),
+            str(binary),
+            str(ok),
+        ],
+    )
+    assert r.exit_code == 1
+    assert [json.loads(line)["path"] for line in r.stdout.splitlines()] == [str(ok)]
+    assert "missing.txt" in r.stderr and "binary data" in r.stderr
     bad = tmp_path / "cfg"
     bad.mkdir()
     (bad / "watchlist.yaml").write_text(

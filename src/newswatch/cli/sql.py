@@ -27,6 +27,7 @@ from typing import Any
 import typer
 
 from newswatch.cli.common import (
+    ConfigOpt,
     DbOpt,
     FormatOpt,
     check_format,
@@ -80,6 +81,9 @@ def check_read_only(con: Any, query: str) -> list[str]:
 def _lock_down(con: Any, *, allow_files: bool) -> None:
     """No extension installed or loaded by itself, no file or URL outside the database
     (unless ``allow_files``), and no statement can change that back."""
+    row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+    if row and row[0]:  # a lake's shared connection, already locked by an earlier query
+        return
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     if not allow_files:
@@ -94,6 +98,7 @@ def sql(
     file: Path | None = typer.Option(
         None, "--file", help="Read the SQL from this file.", show_default=False
     ),
+    config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
     fmt: str = FormatOpt("table"),
     max_width: int = typer.Option(
@@ -135,7 +140,7 @@ def sql(
             query = sys.stdin.read()
         if not query or not query.strip():
             raise UsageError("no SQL given", hint='newswatch sql "SELECT count(*) FROM articles"')
-        store = current_store(db or default_db())
+        store = current_store(db or default_db(config_dir))
         with store.reader() as con:
             _load_search(con)
             _lock_down(con, allow_files=allow_files)

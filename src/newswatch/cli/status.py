@@ -11,6 +11,8 @@ from rich.console import Console
 from newswatch.cli.common import (
     ConfigOpt,
     DbOpt,
+    FormatOpt,
+    check_format,
     current_store,
     default_db,
     errors_to_exit,
@@ -19,9 +21,10 @@ from newswatch.errors import ConfigError
 
 
 def sources(
+    config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
     failing: bool = typer.Option(False, "--failing", help="Only feeds that are failing now."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or jsonl."),
+    fmt: str = FormatOpt("table"),
 ) -> None:
     """Each feed's health: last status, failures, back-off and next poll (the source_health view).
 
@@ -30,13 +33,12 @@ def sources(
       newswatch sources
       newswatch sources --failing -f json
     """
-    from newswatch.cli.output import FORMATS, write_rows
+    from newswatch.cli.output import write_rows
     from newswatch.reports.status import source_rows
 
     with errors_to_exit():
-        if fmt not in FORMATS:
-            raise ConfigError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-        cols, rows = source_rows(current_store(db or default_db()), failing=failing)
+        check_format(fmt)
+        cols, rows = source_rows(current_store(db or default_db(config_dir)), failing=failing)
         write_rows(cols, rows, fmt, sys.stdout, max_width=50)
 
 
@@ -66,7 +68,7 @@ def status(
         except ConfigError:
             if config_dir is not None:
                 raise
-            target = db or default_db()
+            target = db or default_db(config_dir)
         report = status_report(current_store(target), settings)
         if fmt == "json":
             print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
