@@ -18,6 +18,8 @@ from newswatch.ingest.feeds import parse_feed
 from newswatch.pipeline.run import run_pass
 from newswatch.settings import load_config
 
+pytestmark = pytest.mark.attack  # feedparser's 2,106 test documents: part of the hardening suite
+
 
 def _manifest(corpora):
     root = corpora / "feeds-feedparser"

@@ -25,7 +25,8 @@ from newswatch.ingest.fetch import Fetcher, address_problem, parse_retry_after
 from newswatch.models import FetchResult
 from newswatch.settings import DEFAULT_USER_AGENT, FetchSettings
 
-pytestmark = pytest.mark.timeout(30)
+# hostile servers and the private-address guard belong to the hardening suite (-m attack)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.attack]
 
 
 def settings(**overrides: Any) -> FetchSettings:
