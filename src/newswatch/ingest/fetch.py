@@ -13,16 +13,7 @@ One fetch, hop by hop (redirects are followed here, not by httpx, so every hop i
 
 Every failure is a :class:`~newswatch.errors.FetchError`; no httpx exception escapes.
 
-SSRF guard and DNS rebinding: addresses are checked where connections are made. The
-client's connection pool uses :class:`_GuardedBackend`, which resolves the host with
-``asyncio.get_running_loop().getaddrinfo``, refuses the connection if any address is
-private, loopback, link-local, multicast, reserved or unspecified (IPv4 and IPv6, an
-IPv4-mapped IPv6 address judged by its IPv4 address), and then connects to exactly the
-address it checked. There is no second lookup for a rebinding DNS server to answer
-differently, and every redirect hop (and robots.txt) passes the same check because every
-new connection does. TLS still verifies the certificate against the host *name*.
-Environment proxies are ignored (``trust_env=False``): through a proxy the guard would see
-only the proxy's address.
+The private-address guard sits at httpcore's network seam: see :mod:`newswatch.ingest.guard`.
 """
 
 from __future__ import annotations
@@ -32,7 +23,6 @@ import ipaddress
 import logging
 import math
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -40,13 +30,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Literal, Self
 from urllib.robotparser import RobotFileParser
 
-import httpcore
 import httpx
 
 from newswatch.errors import FetchError
+from newswatch.ingest.guard import (
+    GuardedBackend,
+    GuardedTransport,
+    Refused,
+    Unresolvable,
+    address_problem,
+)
 from newswatch.ingest.urls import host_of
 from newswatch.models import FetchResult
 from newswatch.settings import FetchSettings
@@ -63,149 +59,6 @@ _ACCEPT = {
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     "page": "text/html, application/xhtml+xml;q=0.9, */*;q=0.8",
 }
-_PRIVATE_HINT = "set fetch.allow_private_addresses to allow"
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-# -- the address guard ------------------------------------------------------------------
-def address_problem(ip: IPAddress) -> str | None:
-    """What is wrong with connecting to ``ip`` ("a private address"), or None if it is public."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None:
-            return address_problem(embedded)
-    if ip.is_unspecified:
-        return "an unspecified address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_reserved:
-        return "a reserved address"
-    if ip.is_private:
-        return "a private address"
-    if not ip.is_global:
-        return "a non-public address"
-    return None
-
-
-def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-class _Refused(Exception):
-    """Raised by the backend when the guard refuses an address (becomes kind ``blocked``)."""
-
-    def __init__(self, host: str, ip: IPAddress, problem: str):
-        self.host, self.ip, self.problem = host, ip, problem
-        if _is_literal(host):
-            what = f"{host.strip('[]')} is {problem}"
-        else:
-            what = f"{host} resolves to {ip}, {problem}"
-        super().__init__(f"refused: {what} ({_PRIVATE_HINT})")
-
-
-class _Unresolvable(Exception):
-    """The host name does not resolve (becomes kind ``connect``, not retried)."""
-
-    def __init__(self, host: str, detail: str):
-        self.host = host
-        super().__init__(f"cannot resolve host {host}: {detail}")
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolve, check every address, then connect to a checked address (see module doc)."""
-
-    def __init__(
-        self,
-        *,
-        guard: bool,
-        allowed: tuple[IPNetwork, ...] = (),
-        allowed_hosts: frozenset[str] = frozenset(),
-    ):
-        self._guard = guard
-        self._allowed = allowed
-        self._allowed_hosts = allowed_hosts
-        self._inner = httpcore.AnyIOBackend()
-
-    def _allowed_address(self, ip: IPAddress) -> bool:
-        return any(ip.version == net.version and ip in net for net in self._allowed)
-
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        try:
-            return [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            pass
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError) as e:
-            raise _Unresolvable(host, getattr(e, "strerror", None) or str(e)) from None
-        addresses: list[IPAddress] = []
-        for *_, sockaddr in infos:
-            ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-            if ip not in addresses:
-                addresses.append(ip)
-        if not addresses:
-            raise _Unresolvable(host, "no addresses")
-        return addresses
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.resolve(host, port)
-        if self._guard and host.strip("[]").lower().rstrip(".") not in self._allowed_hosts:
-            for ip in addresses:
-                problem = address_problem(ip)
-                if problem and not self._allowed_address(ip):
-                    raise _Refused(host, ip, problem)
-        error: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip), port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options,
-                )  # fmt: skip
-            except httpcore.ConnectError as e:
-                error = e
-        assert error is not None
-        raise error
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with its connection pool built on :class:`_GuardedBackend`."""
-
-    def __init__(self, backend: _GuardedBackend, limits: httpx.Limits):
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
 
 
 # -- small helpers ----------------------------------------------------------------------
@@ -331,7 +184,7 @@ class Fetcher:
 
     async def __aenter__(self) -> Self:
         s = self.settings
-        backend = _GuardedBackend(
+        backend = GuardedBackend(
             guard=not s.allow_private_addresses,
             allowed=self._allowed,
             allowed_hosts=self._allowed_hosts,
@@ -340,7 +193,7 @@ class Fetcher:
             max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency
         )
         self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(backend, limits),
+            transport=GuardedTransport(backend, limits),
             headers={"User-Agent": s.user_agent},
             timeout=httpx.Timeout(s.timeout_seconds, connect=s.connect_timeout_seconds),
             follow_redirects=False,
@@ -531,9 +384,9 @@ class Fetcher:
                 raise _Transient("connect", f"connection to {host} failed: {_cause(e)}") from None
             except httpx.RemoteProtocolError as e:
                 raise _Transient("protocol", f"{host} broke the HTTP protocol: {e}") from None
-            except _Refused as e:
+            except Refused as e:
                 raise FetchError(url, "blocked", str(e)) from None
-            except _Unresolvable as e:
+            except Unresolvable as e:
                 raise FetchError(url, "connect", self._at(str(e), url, target)) from None
             except httpx.UnsupportedProtocol as e:
                 raise FetchError(url, "invalid_url", str(e)) from None
