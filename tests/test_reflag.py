@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -39,9 +40,23 @@ def test_reflag_after_a_watchlist_edit(tmp_path):
         1,
     )
     (cdir / "watchlist.yaml").write_text(wl, encoding="utf-8")
+    # first the dry run: the diff the edit would make, and nothing written
+    r = CliRunner().invoke(
+        app, ["reflag", "--config", str(cdir), "--quiet", "--dry-run", "-f", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    diff = json.loads(r.stdout)
+    assert diff["dry_run"] is True and diff["newly_flagged"] == 1
+    gained = {(i["kind"], i["id"]): i["gained"] for i in diff["ids"]}
+    assert gained[("actor", "city_metro")] == 1
+    assert {v for (v,) in _q(db, "SELECT DISTINCT watchlist_version FROM flags")} == versions
+    assert dict(_q(db, "SELECT article_id, flagged_at FROM flags")) == before
+    r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--quiet", "--dry-run"])
+    assert "city_metro" in r.stdout and "Nothing was written." in r.stdout
+    # then the real one, which shows the same diff
     r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--quiet"])
     assert r.exit_code == 0, r.output
-    assert "Re-flagged 6 articles" in r.stdout
+    assert "Re-flagged 6 articles" in r.stdout and "city_metro" in r.stdout
     metro = _q(
         db,
         "SELECT f.actors FROM flags f JOIN articles a USING (article_id) WHERE a.url LIKE '%metro%'",

@@ -222,3 +222,17 @@ def test_cli_export(store, app, tmp_path):
     assert result.exit_code == 2 and "Error:" in result.output
     assert "Examples" in runner.invoke(app, ["export", "--help"]).output
     assert "Examples" in runner.invoke(app, ["trends", "--help"]).output
+
+
+def test_an_unknown_id_gets_a_did_you_mean(tmp_path):
+    from newswatch.cli import app
+
+    r = CliRunner().invoke(
+        app, ["trends", "--db", str(tmp_path / "none.duckdb"), "--actor", "hezbolah"]
+    )
+    assert r.exit_code == 2
+    assert "unknown actor id 'hezbolah' (did you mean 'hezbollah'?)" in r.output
+    r = CliRunner().invoke(
+        app, ["trends", "--db", str(tmp_path / "none.duckdb"), "--allegation", "tunnel_tech"]
+    )
+    assert r.exit_code == 2 and "unknown allegation id 'tunnel_tech'" in r.output

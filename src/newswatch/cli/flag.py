@@ -30,7 +30,7 @@ from newswatch.cli.common import (
     load_checked,
     safe_text,
 )
-from newswatch.errors import ConfigError, NewswatchError
+from newswatch.errors import ConfigError, NewswatchError, UsageError
 from newswatch.flagging.evaluate import (
     EvalReport,
     Scores,
@@ -337,32 +337,42 @@ def reflag(
         "--since",
         help="Only articles published (or fetched) on or after this date, YYYY-MM-DD.",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what the watchlist edit would change; write nothing."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the watchlist again over stored articles, after editing it.
 
-    Replaces each article's mentions and flags and records the watchlist version used.
-    Safe to interrupt: run it again to finish.
+    Replaces each article's mentions and flags and records the watchlist version used, then
+    shows the diff: articles gaining or losing each actor and allegation. With --dry-run,
+    computes that diff and writes nothing. Safe to interrupt: run it again to finish.
 
     [bold]Examples[/bold]
 
-      newswatch flag tests/eval/*.jsonl && newswatch eval tests/eval   # check the edit first
+      newswatch reflag --dry-run              # what would the edit change?
+      newswatch reflag --dry-run -f json | jq '.ids[] | select(.lost > 0)'
       newswatch reflag
       newswatch reflag --since 2026-11-01
     """
     from datetime import date
 
+    from newswatch.cli.output import write_rows
+    from newswatch.flagging.watchlist import watchlist_labels
     from newswatch.pipeline.reflag import reflag as do_reflag
     from newswatch.store import Store
 
     with errors_to_exit():
+        if fmt not in ("table", "json"):
+            raise UsageError(f"unknown --format {fmt!r}; choose table or json")
         config = load_checked(config_dir, db)
         day = None
         if since:
             try:
                 day = date.fromisoformat(since)
             except ValueError:
-                raise ConfigError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+                raise UsageError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
         from rich.progress import Progress
 
         with Progress(
@@ -375,10 +385,26 @@ def reflag(
                 since=day,
                 workers=config.settings.pipeline.workers,
                 progress=lambda done, total: prog.update(task, completed=done, total=total),
+                dry_run=dry_run,
             )
-        Console(highlight=False, soft_wrap=True).print(
-            f"Re-flagged {stats.articles} articles with watchlist {stats.watchlist_version}: "
-            f"{stats.flagged_before} flagged before, {stats.flagged_after} now; {stats.changed} changed."
+        if fmt == "json":
+            out = {
+                "dry_run": dry_run,
+                "watchlist_version": stats.watchlist_version,
+                **stats.diff.as_dict(),
+            }
+            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        rows = stats.diff.table_rows(watchlist_labels(config.watchlist_path))
+        if rows:
+            cols = list(rows[0])
+            write_rows(cols, [tuple(r.values()) for r in rows], "table", sys.stdout)
+        verb = "Would re-flag" if dry_run else "Re-flagged"
+        typer.echo(
+            f"{verb} {stats.articles} articles with watchlist {stats.watchlist_version}: "
+            f"{stats.flagged_before} flagged before, {stats.flagged_after} "
+            f"{'after' if dry_run else 'now'}; {stats.diff.summary()}."
+            + (" Nothing was written." if dry_run else "")
         )
 
 

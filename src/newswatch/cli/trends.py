@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.cli.common import ConfigOpt, DbOpt, default_db, fail
+from newswatch.cli.common import ConfigOpt, DbOpt, default_db, errors_to_exit, fail
 from newswatch.errors import NewswatchError
 from newswatch.reports import trends
 from newswatch.store import Store
@@ -57,6 +57,8 @@ def trends_command(
         fail(f"--end {end!r} is not a date", hint="use YYYY-MM-DD", code=2)
     if plot is not None and plot.suffix.lower() != ".png":
         fail(f"--plot {plot}: the chart is written as PNG", hint="name the file *.png", code=2)
+    if actor or allegation:
+        _check_ids(config_dir, actor, allegation)
     try:
         with Store(db or default_db(config_dir)).reader() as con:
             start, last, rows = trends.trend_rows(
@@ -148,6 +150,23 @@ def trends_command(
         console.print("No spikes.")
     if plot is not None:
         console.print(f"Chart written to {plot}")
+
+
+def _check_ids(config_dir: Path | None, actor: str | None, allegation: str | None) -> None:
+    """An unknown --actor or --allegation is a usage error with a "did you mean"."""
+    from newswatch.flagging.check import require_ids
+    from newswatch.flagging.watchlist import load_watchlist
+    from newswatch.settings import default_config_dir, shipped_config_dir
+
+    path = (config_dir or default_config_dir()) / "watchlist.yaml"
+    if not path.exists():
+        path = shipped_config_dir() / "watchlist.yaml"
+    with errors_to_exit():
+        wl = load_watchlist(path)
+        if actor:
+            require_ids(wl, actors=[actor], option="--actor")
+        if allegation:
+            require_ids(wl, allegations=[allegation], option="--allegation")
 
 
 def export_command(

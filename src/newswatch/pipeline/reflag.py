@@ -16,10 +16,12 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+from newswatch.flagging.diff import FlagDiff
 from newswatch.models import FlagResult
 from newswatch.pipeline import lifeline
 from newswatch.pipeline.lifeline import start_worker
@@ -38,6 +40,8 @@ class ReflagStats:
     flagged_after: int = 0
     changed: int = 0  # articles whose actors or allegations changed
     watchlist_version: str = ""
+    diff: FlagDiff = field(default_factory=FlagDiff)  # who gains and loses each id
+    dry_run: bool = False
 
 
 def _init(watchlist_path: str) -> None:
@@ -65,11 +69,12 @@ def reflag(
     chunk_size: int = 2000,
     workers: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> ReflagStats:
     from newswatch.flagging.matcher import Matcher
 
     version = Matcher.from_path(watchlist_path).version  # validates the watchlist first
-    stats = ReflagStats(watchlist_version=version)
+    stats = ReflagStats(watchlist_version=version, dry_run=dry_run)
     where = "WHERE coalesce(published_at, fetched_at) >= ?" if since else ""
     params: list[object] = [datetime.combine(since, datetime.min.time())] if since else []
     with store.reader() as con:
@@ -96,17 +101,39 @@ def reflag(
             step = max(1, len(rows) // (n * 4))
             parts = [rows[i : i + step] for i in range(0, len(rows), step)]
             results = [r for part in pool.map(_match_chunk, parts) for r in part]
-            _replace(store, results, version, stats)
+            if dry_run:
+                _compare(store, results, stats)
+            else:
+                _replace(store, results, version, stats)
             stats.articles += len(rows)
             if progress:
                 progress(stats.articles, total)
     return stats
 
 
+def _compare(store: Store, results: list[tuple[str, FlagResult]], stats: ReflagStats) -> None:
+    """--dry-run: the diff the new flags would make, written nowhere."""
+    ids = [aid for aid, _ in results]
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT article_id, actors, allegations, flagged_at FROM flags "
+            "WHERE list_contains(?::VARCHAR[], article_id)",
+            [ids],
+        ).fetchall()
+    _count(stats, {a: (list(x), list(y), t) for a, x, y, t in rows}, results)
+
+
 def _replace(
     store: Store, results: list[tuple[str, FlagResult]], version: str, stats: ReflagStats
 ) -> None:
-    old = store.articles.replace_flags(results, version)
+    _count(stats, store.articles.replace_flags(results, version), results)
+
+
+def _count(
+    stats: ReflagStats,
+    old: dict[str, tuple[list[str], list[str], Any]],
+    results: list[tuple[str, FlagResult]],
+) -> None:
     flagged = [(aid, r) for aid, r in results if r.flagged]
     stats.flagged_before += len(old)
     stats.flagged_after += len(flagged)
@@ -115,3 +142,4 @@ def _replace(
         now_ids = (sorted(r.actors), sorted(r.allegations)) if r.flagged else None
         if (prev[:2] if prev else None) != now_ids:
             stats.changed += 1
+        stats.diff.add(aid, (prev[0], prev[1]) if prev else None, now_ids)
