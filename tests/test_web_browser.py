@@ -19,6 +19,7 @@ from test_web_support import (
     browser,
     build_demo_db,
     chromium_or_skip,
+    wait_until,
     workbench,
     write_config,
 )
@@ -208,7 +209,7 @@ def test_a_verdict_given_in_the_browser_shows_in_the_history_and_the_table(site,
         form.locator("summary").click()
         form.locator("input[name=note]").fill("named only in a quote")
         form.locator('button[value="false_positive"]').click()
-        page.wait_for_url(re.compile(r"verdict=saved"))
+        page.wait_for_url(re.compile(r"verdict=(saved|queued)"))
         assert "named only in a quote" in page.locator("ol.history").inner_text()
         # the keyboard: x marks the whole flag a false positive
         with page.expect_navigation():
@@ -219,10 +220,9 @@ def test_a_verdict_given_in_the_browser_shows_in_the_history_and_the_table(site,
     finally:
         page.close()
     assert watch.problems == []
-    assert sorted(rows(db, "SELECT kind, verdict FROM verdicts")) == [
-        ("actor", "false_positive"),
-        ("flag", "false_positive"),
-    ]
+    # stored at once, or (on a busy machine) by the queue's thread a moment later
+    stored = wait_until(lambda: sorted(rows(db, "SELECT kind, verdict FROM verdicts")) or None)
+    assert stored == [("actor", "false_positive"), ("flag", "false_positive")]
 
 
 def test_everything_works_without_javascript(site, chromium):
@@ -235,7 +235,7 @@ def test_everything_works_without_javascript(site, chromium):
         page.locator("table.list a.title").first.click()
         page.wait_for_url(re.compile(r"/articles/[0-9a-f]{16}$"))
         page.locator('form.verdict-form[data-target="flag"] button[value="confirmed"]').click()
-        page.wait_for_url(re.compile(r"verdict=saved"))
+        page.wait_for_url(re.compile(r"verdict=(saved|queued)"))
         page.goto(wb.url + "/articles?sort=time")
         page.locator("select[name=sort]").select_option("score")
         page.locator("form.filters button[type=submit]").click()
@@ -243,7 +243,7 @@ def test_everything_works_without_javascript(site, chromium):
         assert page.locator("table.list tr.item").count() >= 1
     finally:
         context.close()
-    assert rows(db, "SELECT verdict FROM verdicts") == [("confirmed",)]
+    assert wait_until(lambda: rows(db, "SELECT verdict FROM verdicts")) == [("confirmed",)]
 
 
 # -- hostile content -----------------------------------------------------------------------

@@ -324,19 +324,24 @@ def test_with_a_password_requests_need_credentials_and_posts_a_csrf_token(demo, 
             assert c.get("/verdicts.json").json()["verdicts"] == []
             r = c.post(f"/articles/{aid}/verdicts", data=ok)
             assert r.status_code == 303, r.text[:300]
-            assert "verdict=saved" in r.headers["location"]
-            rows = c.get("/verdicts.json").json()["verdicts"]
+            assert "verdict=" in r.headers["location"]
+            rows = wait_until(lambda: c.get("/verdicts.json").json()["verdicts"])
             assert [(v["analyst"], v["verdict"]) for v in rows] == [("ana", "confirmed")]
 
 
 # -- verdicts ------------------------------------------------------------------------------
 def _give(c, aid: str, target: str, verdict: str, note: str = "") -> str:
+    """Post a verdict through the article's form; return once it is in the database."""
+    before = len(c.get("/verdicts.json").json()["verdicts"])
     token = csrf_of(c.get(f"/articles/{aid}").text)
     r = c.post(
         f"/articles/{aid}/verdicts",
         data={"csrf": token, "target": target, "verdict": verdict, "note": note},
     )
     assert r.status_code == 303, r.text[:500]
+    assert "verdict=saved" in r.headers["location"] or "verdict=queued" in r.headers["location"]
+    # stored at once, or (on a busy machine) by the queue's thread a moment later
+    wait_until(lambda: len(c.get("/verdicts.json").json()["verdicts"]) > before, what="the verdict")
     return r.headers["location"]
 
 
@@ -347,9 +352,9 @@ def test_verdict_round_trip_survives_reflag_changes_the_digest_and_is_exported(d
         before = c.get("/digests/demo/preview").text
         assert title.split("…")[0][:20] in before
         loc = _give(c, aid, "flag", "false_positive", "a film review, not a report")
-        assert "verdict=saved" in loc
         page = c.get(loc).text
-        assert "Verdict saved" in page and "a film review, not a report" in page
+        assert "Verdict saved" in page or "Verdict queued" in page
+        assert "a film review, not a report" in page
         rows = c.get("/verdicts.json").json()["verdicts"]
         assert [(r["article_id"], r["kind"], r["verdict"], r["analyst"]) for r in rows] == [
             (aid, "flag", "false_positive", "ana")

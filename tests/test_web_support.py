@@ -168,6 +168,7 @@ class PageWatch:
     """Console errors, failed requests and error responses seen by a page."""
 
     def __init__(self, page: Any):
+        page.set_default_timeout(60_000)  # a shared CI machine can be slow
         self.problems: list[str] = []
         page.on(
             "console",

@@ -81,8 +81,10 @@ def bars(
     axes: bool = True,
     label: str = "",
     unit: str = "stories",
+    bin_days: int = 1,
 ) -> BarChart:
-    """Daily integer counts as bars from ``start`` (one value per day)."""
+    """Integer counts as bars from ``start``: one value per day, or per ``bin_days`` days
+    (a bar's day is the first of its days; it is a spike when one of its days is)."""
     n = max(1, len(values))
     top = nice_max(max([*values, 1]) if y_max is None else max(y_max, 1))
     left, right = (26.0, 4.0) if axes else (1.0, 1.0)
@@ -94,7 +96,9 @@ def bars(
     spike_days = set(spikes)
     out = []
     for i, v in enumerate(values):
-        d = start + timedelta(days=i)
+        d = start + timedelta(days=i * bin_days)
+        last = d + timedelta(days=bin_days - 1)
+        spike = any(d + timedelta(days=j) in spike_days for j in range(bin_days))
         h = plot_h * (v / top) if v > 0 else 0.0
         if v > 0:
             h = max(h, 1.5)
@@ -107,10 +111,11 @@ def bars(
                 h=round(h, 2),
                 value=int(v),
                 day=d,
-                spike=d in spike_days,
+                spike=spike,
                 href=href(d, int(v)) if href else None,
-                title=f"{d:%a %d %b %Y}: {int(v)} {unit if v != 1 else unit.rstrip('s')}"
-                + (" (spike)" if d in spike_days else ""),
+                title=(f"{d:%a %d %b %Y}" if bin_days == 1 else f"{d:%d %b} – {last:%d %b %Y}")
+                + f": {int(v)} {unit if v != 1 else unit.rstrip('s')}"
+                + (" (spike)" if spike else ""),
             )
         )
     base_y = top_pad + plot_h
@@ -118,7 +123,7 @@ def bars(
     y_ticks: list[Tick] = []
     grid: list[float] = []
     if axes and values:
-        end = start + timedelta(days=len(values) - 1)
+        end = start + timedelta(days=len(values) * bin_days - 1)
         x_ticks = [
             Tick(left, height - 3, f"{start:%d %b}", "start"),
             Tick(width - right, height - 3, f"{end:%d %b}", "end"),

@@ -119,9 +119,11 @@ def spikes(
     slack: timedelta,
     *,
     first_day: date | None = None,
+    counts: dict[tuple[str, str], dict[date, int]] | None = None,
 ) -> list[tuple[date, str, str, int, float, float]]:
     """The rows of the ``spikes`` view with a day from start to end:
-    (day, kind, entity_id, stories, baseline, zscore)."""
+    (day, kind, entity_id, stories, baseline, zscore). ``counts``: :func:`daily_stories`
+    from ``start - spike_window_days`` to ``end``, when the caller has it already."""
     p = spike_params(con)
     w = int(p["spike_window_days"])
     z, min_stories, min_history = (
@@ -132,7 +134,8 @@ def spikes(
     first = first_day if first_day is not None else first_flagged_day(con)
     if first is None:
         return []
-    counts = daily_stories(con, start - timedelta(days=w), end, slack)
+    if counts is None:
+        counts = daily_stories(con, start - timedelta(days=w), end, slack)
     out = []
     for (kind, eid), by_day in counts.items():
         for day, stories in by_day.items():

@@ -19,7 +19,13 @@ from starlette.responses import Response
 from newswatch.reports.trends import SpikeRow, TrendRow
 from newswatch.web import charts
 from newswatch.web.filters import fetch_slack
-from newswatch.web.queries import cooccurrence, daily_stories, first_flagged_day, latest_flagged
+from newswatch.web.queries import (
+    cooccurrence,
+    daily_stories,
+    first_flagged_day,
+    latest_flagged,
+    spike_params,
+)
 from newswatch.web.queries import spikes as spike_days
 from newswatch.web.render import csv_response, json_response, page, qs
 from newswatch.web.views.common import fmt_of, int_param, utcnow, workbench
@@ -47,16 +53,20 @@ def trends_page(request: Request) -> Response:
         if end is None:
             latest = wb.memo("latest_flagged", lambda: latest_flagged(con, slack))
             end = latest.date() if latest else utcnow().date()
-        start = end - timedelta(days=days - 1)
+        # long periods are drawn by week, the last week ending on the last day
+        bin_days = 7 if days > 90 else 1
+        span = -(-days // bin_days) * bin_days
+        start = end - timedelta(days=span - 1)
         first = wb.memo("first_flagged_day", lambda: first_flagged_day(con))
-        counts, spikes, matrix_rows = wb.memo(
-            ("trends", start, end),
-            lambda: (
-                daily_stories(con, start, end, slack),
-                spike_days(con, start, end, slack, first_day=first),
-                cooccurrence(con, start, end, slack),
-            ),
-        )
+        window = int(wb.memo("spike_params", lambda: spike_params(con))["spike_window_days"])
+
+        def compute() -> Any:
+            every = daily_stories(con, start - timedelta(days=window), end, slack)
+            in_period = {k: {d: n for d, n in by.items() if d >= start} for k, by in every.items()}
+            found = spike_days(con, start, end, slack, first_day=first, counts=every)
+            return in_period, found, cooccurrence(con, start, end, slack)
+
+        counts, spikes, matrix_rows = wb.memo(("trends", start, end), compute)
     rows = [
         TrendRow(
             kind,
@@ -64,7 +74,7 @@ def trends_page(request: Request) -> Response:
             0,
             sum(by_day.values()),  # stories per day, summed (as `newswatch trends`)
             0,
-            tuple(by_day.get(start + timedelta(days=i), 0) for i in range(days)),
+            tuple(by_day.get(start + timedelta(days=i), 0) for i in range(span)),
             "",
         )
         for (kind, eid), by_day in counts.items()
@@ -86,7 +96,7 @@ def trends_page(request: Request) -> Response:
         out = []
         for k, eid, _ in entities:
             r = by_key.get((k, eid))
-            series = list(r.series) if r else [0] * days
+            series = list(r.series) if r else [0] * span
             out.append((k, eid, series))
         if fmt == "json":
             return json_response(
@@ -120,16 +130,28 @@ def trends_page(request: Request) -> Response:
         ]
         return csv_response(["day", "kind", "entity_id", "stories", "spike"], flat, "trends.csv")
 
-    shared_max = max((max(r.series) for r in rows), default=1) if scale == "shared" else None
+    def binned(series: list[int]) -> list[int]:
+        return [sum(series[i : i + bin_days]) for i in range(0, len(series), bin_days)]
+
+    shared_max = (
+        max((max(binned(list(r.series)), default=0) for r in rows), default=1)
+        if scale == "shared"
+        else None
+    )
     multiples = []
     for k, eid, name in entities:
         r = by_key.get((k, eid))
-        series = list(r.series) if r else [0] * days
+        series = binned(list(r.series) if r else [0] * span)
         sp = spikes_by.get((k, eid), [])
         key = "actor" if k == "actor" else "allegation"
 
         def href(d: date, n: int, key: str = key, eid: str = eid) -> str | None:
-            return "/articles" + qs({key: eid, "day": d.isoformat()}) if n else None
+            if not n:
+                return None
+            if bin_days == 1:
+                return "/articles" + qs({key: eid, "day": d.isoformat()})
+            last = d + timedelta(days=bin_days - 1)
+            return "/articles" + qs({key: eid, "from": d.isoformat(), "to": last.isoformat()})
 
         multiples.append(
             {
@@ -147,6 +169,7 @@ def trends_page(request: Request) -> Response:
                     spikes=[s.day for s in sp],
                     href=href,
                     y_max=shared_max,
+                    bin_days=bin_days,
                 ),
                 "url": "/articles"
                 + qs({key: eid, "from": start.isoformat(), "to": end.isoformat()}),
@@ -202,6 +225,7 @@ def trends_page(request: Request) -> Response:
             "prev_end": (end - timedelta(days=days)).isoformat(),
             "next_end": (end + timedelta(days=days)).isoformat(),
             "spike_count": len(spikes),
+            "bin_days": bin_days,
             "nav": "trends",
             "data_links": {"JSON": "/trends.json" + qs(base), "CSV": "/trends.csv" + qs(base)},
         },
