@@ -130,12 +130,18 @@ def is_damage_error(e: BaseException) -> bool:
 
 
 def is_conflict_error(e: BaseException) -> bool:
-    """A write that lost a race with another writer and may be run again from the start."""
+    """A write that lost a race with another writer and may be run again from the start:
+    a DuckLake commit conflict, or PostgreSQL refusing the catalog transaction for the same
+    reason (a serialization failure: the whole transaction was rolled back)."""
     if isinstance(e, StoreConflict):
+        return True
+    if not isinstance(e, duckdb.Error):
+        return False
+    msg = str(e).lower()
+    if "could not serialize access" in msg or "deadlock detected" in msg:
         return True
     if not isinstance(e, duckdb.TransactionException):
         return False
-    msg = str(e).lower()
     return "conflict" in msg or "maximum retry count" in msg
 
 
@@ -459,6 +465,25 @@ class Engine:
         self._known_to_exist = True
         return con
 
+    @contextlib.contextmanager
+    def private_lake(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection to the lake in a DuckDB of its own (not this process's
+        shared one), closed at the end of the block: for maintenance, whose catalog changes
+        a DuckDB that goes on writing should not have cached (DuckLake 1.5.5)."""
+        if not self.is_lake:
+            raise StoreError(f"{self.display}: not a DuckLake")
+        self._prepare_data_path()
+        con = self._new_lake_duckdb()
+        try:
+            try:
+                con.execute(self._attach_sql(_LAKE_ALIAS, read_only=False))
+                con.execute(f"USE {_LAKE_ALIAS}")
+            except duckdb.Error as e:
+                raise StoreError(f"{self.display}: cannot open the DuckLake: {e}") from None
+            yield con
+        finally:
+            con.close()
+
     def close(self) -> None:
         """Close this process's connection to a shared DuckLake catalog (a no-op otherwise;
         the next use opens it again)."""
@@ -513,18 +538,20 @@ class Engine:
             _LOCKERS.pop((os.getpid(), self._catalog), None)
 
     @contextlib.contextmanager
-    def lane(self, lane: str) -> Iterator[None]:
+    def lane(self, lane: str, *, hold_seconds: float | None = None) -> Iterator[None]:
         """Hold ``lane``'s write lock for the block (a PostgreSQL catalog; a no-op otherwise).
 
         A transaction-level advisory lock on a side connection: waiters queue in PostgreSQL
         for up to ``2 × lock_timeout`` (then :class:`StoreConflict`); the lock goes when the
         block ends, when this process dies, or when the side connection has been idle for
-        ``lock_timeout`` (a stalled holder; the lane's fence keeps that safe)."""
+        ``hold_seconds`` (default ``lock_timeout``: a stalled holder; the lane's fence keeps
+        that safe)."""
         if not self._shared_catalog:
             yield
             return
         wait_ms = int(max(1.0, 2 * self.lock_timeout) * 1000)
-        hold_ms = int(max(10.0, self.lock_timeout) * 1000)
+        hold = self.lock_timeout if hold_seconds is None else hold_seconds
+        hold_ms = int(max(10.0, hold) * 1000)
         setup = (
             f"SET LOCAL lock_timeout = '{wait_ms}ms'; "
             f"SET LOCAL idle_in_transaction_session_timeout = '{hold_ms}ms'; "
