@@ -42,6 +42,7 @@ __all__ = [
     "DigestSettings",
     "DigestsConfig",
     "FetchSettings",
+    "LakeSettings",
     "PipelineSettings",
     "PollingSettings",
     "RetentionSettings",
@@ -228,6 +229,19 @@ class ServeSettings(_Model):
     server_start_timeout_seconds: float = Field(180.0, gt=0)
 
 
+class LakeSettings(_Model):
+    """``lake:`` in ``newswatch.yaml``: upkeep of a DuckLake store (``newswatch lake maintain``)."""
+
+    # snapshots older than this are expired: time travel reaches back this far
+    snapshot_days: float = Field(7.0, gt=0)
+    # a data file no snapshot needs any more is deleted once it has been unused this long
+    # (a reader still on an older snapshot keeps working meanwhile)
+    cleanup_hours: float = Field(1.0, ge=0)
+    # a file in the data path that the catalog never named (the write of a process that died
+    # or lost a conflict) is deleted once it is this old; never a write still in progress
+    orphan_hours: float = Field(24.0, ge=1)
+
+
 PASSWORD_ENV = "NEWSWATCH_SMTP_PASSWORD"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -367,6 +381,7 @@ class Settings(_Model):
     stories: StorySettings = StorySettings()
     retention: RetentionSettings = RetentionSettings()
     serve: ServeSettings = ServeSettings()
+    lake: LakeSettings = LakeSettings()
     smtp: SmtpSettings = SmtpSettings()
     digests: tuple[DigestSettings, ...] = ()
 
