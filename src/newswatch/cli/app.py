@@ -14,6 +14,7 @@ from newswatch.cli import (
     demo,
     digest,
     flag,
+    lake,
     provenance,
     run,
     serve,
@@ -57,7 +58,7 @@ def _root(
     pass
 
 
-for _group in (run, sql, flag, trends, status, digest, serve, worker, demo, watchlist, web):
+for _group in (run, sql, flag, trends, status, digest, serve, worker, lake, demo, watchlist, web):
     _group.register(app)
 provenance.register(app)  # story, claim
 
