@@ -14,8 +14,9 @@ __all__ = ["register", "worker_argv", "worker_command"]
 _HELP = """Run the newswatch flows sent to a Prefect work pool, on this host, until stopped.
 
 Runs Prefect's process worker for POOL (what `prefect worker start --type process
---with-healthcheck` runs, with a drain) and supervises it: one flow run at a time (--limit 1: a polling pass already uses every core through its
-extraction processes; start one worker per host). Each polling run leases its feeds a chunk
+--with-healthcheck` runs, with a drain) and supervises it: one flow run at a time
+(--limit 1: a polling pass already uses every core through its extraction processes;
+start one worker per host). Each polling run leases its feeds a chunk
 at a time, so several workers on several hosts share a pass and no feed is fetched twice.
 
 Stopping (SIGTERM from `docker stop` or Kubernetes, or Ctrl-C): no new flow runs are taken,
