@@ -79,7 +79,7 @@ def test_sql_jsonl_csv_table(db):
         'Title 1, with "quotes"',
         'Title 2, with "quotes"',
     ]
-    assert lines[0]["published_at"] == "2026-11-01T00:00:00"
+    assert lines[0]["published_at"] == "2026-11-01T00:00:00+00:00"  # UTC, with its zone
     r = runner.invoke(
         app,
         [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 from typer.testing import CliRunner
@@ -116,6 +116,7 @@ def test_failing_feed_backs_off_shows_in_health_and_recovers(tmp_path):
             db=db,
         )
         config = load_config(cdir)
+        started = datetime.now(UTC).replace(tzinfo=None)
         run_pass(config)
         rows = {
             r[0]: r[1:]
@@ -128,7 +129,10 @@ def test_failing_feed_backs_off_shows_in_health_and_recovers(tmp_path):
         assert rows["Flip"][0] == "erroring" and rows["Flip"][1] == 1 and rows["Flip"][2] == 1.0
         assert "404" in rows["Flip"][4]
         assert rows["Fine"][0] == "ok" and rows["Fine"][1] == 0
-        assert rows["Flip"][3] > rows["Fine"][3] - timedelta(minutes=1)  # backed off
+        # backed off: twice the first interval (one failure point), less the jitter
+        p = config.settings.polling
+        backoff = timedelta(minutes=2 * p.initial_minutes * (1 - p.jitter))
+        assert rows["Flip"][3] - started >= backoff - timedelta(seconds=1)
         # neither is due now: a scheduled (due-only) pass polls nothing
         assert not rows["Flip"][5] and not rows["Fine"][5]
         before = sum(site.hits.values())

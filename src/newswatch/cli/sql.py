@@ -141,49 +141,53 @@ def sql(
         if not query or not query.strip():
             raise UsageError("no SQL given", hint='newswatch sql "SELECT count(*) FROM articles"')
         store = current_store(db or default_db(config_dir))
-        with store.reader() as con:
-            _load_search(con)
-            _lock_down(con, allow_files=allow_files)
-            statements = check_read_only(con, query)
-            if len(statements) > 1 and fmt == "json":
-                raise UsageError(
-                    f"{len(statements)} statements: -f json prints one array, so run them one at "
-                    "a time (or use -f jsonl or table, which print each result in turn)"
-                )
-            watch = None if store.is_lake else _WriterWatch(store.target, con)
-            try:
-                for i, text in enumerate(statements):
-                    try:
-                        rel = con.execute(text)
-                        if rel.description is None:
-                            continue
-                        columns = [d[0] for d in rel.description]
-                        flat = _rows(rel)
-                        if i and fmt == "table":
-                            sys.stdout.write("\n")
-                        write_rows(columns, flat, fmt, sys.stdout, max_width=max_width or None)
-                    except duckdb.Error as e:
-                        if watch is not None and watch.interrupted:
-                            raise StoreError(
-                                f"query interrupted after holding the database for "
-                                f"{WRITER_GRACE_SECONDS:.0f} s while a scheduled pass waited "
-                                "to write",
-                                hint="run long analyses on a copy of the database file "
-                                "(cp data/newswatch.duckdb /tmp/copy.duckdb; newswatch sql "
-                                "--db /tmp/copy.duckdb …)",
-                            ) from None
-                        msg = str(e)
-                        if "external access" in msg.lower() or "disabled by" in msg.lower():
-                            raise StoreError(
-                                f"newswatch sql does not read files outside the database: {msg}",
-                                hint="--allow-files lets a query read local files",
-                            ) from None
-                        if "read-only" in msg or "read only" in msg:
-                            raise StoreError(f"newswatch sql is read-only: {msg}") from None
-                        raise StoreError(f"SQL error: {msg}") from None
-            finally:
-                if watch is not None:
-                    watch.stop()
+        try:
+            with store.reader() as con:
+                _load_search(con)
+                _lock_down(con, allow_files=allow_files)
+                statements = check_read_only(con, query)
+                if len(statements) > 1 and fmt == "json":
+                    raise UsageError(
+                        f"{len(statements)} statements: -f json prints one array, so run them one at "
+                        "a time (or use -f jsonl or table, which print each result in turn)"
+                    )
+                watch = None if store.is_lake else _WriterWatch(store.target, con)
+                try:
+                    for i, text in enumerate(statements):
+                        try:
+                            rel = con.execute(text)
+                            if rel.description is None:
+                                continue
+                            columns = [d[0] for d in rel.description]
+                            flat = _rows(rel)
+                            if i and fmt == "table":
+                                sys.stdout.write("\n")
+                            write_rows(columns, flat, fmt, sys.stdout, max_width=max_width or None)
+                        except duckdb.Error as e:
+                            if watch is not None and watch.interrupted:
+                                raise StoreError(
+                                    f"query interrupted after holding the database for "
+                                    f"{WRITER_GRACE_SECONDS:.0f} s while a scheduled pass waited "
+                                    "to write",
+                                    hint="run long analyses on a copy of the database file "
+                                    "(cp data/newswatch.duckdb /tmp/copy.duckdb; newswatch sql "
+                                    "--db /tmp/copy.duckdb …)",
+                                ) from None
+                            msg = str(e)
+                            if "external access" in msg.lower() or "disabled by" in msg.lower():
+                                raise StoreError(
+                                    f"newswatch sql does not read files outside the database: {msg}",
+                                    hint="--allow-files lets a query read local files",
+                                ) from None
+                            if "read-only" in msg or "read only" in msg:
+                                raise StoreError(f"newswatch sql is read-only: {msg}") from None
+                            raise StoreError(f"SQL error: {msg}") from None
+                finally:
+                    if watch is not None:
+                        watch.stop()
+        finally:
+            if store.is_lake:  # its locked-down catalog connection is not reused
+                store.close()
 
 
 class _WriterWatch:
