@@ -12,6 +12,8 @@
 2. SIGTERM with a short grace period and a run that does not finish: the run is stopped
    after the grace period, Prefect records it as Crashed (not Running for ever), the
    worker exits 1, and no process is left (not even the run's child).
+3. The host dies (SIGKILL to the whole tree, nothing can report): the zombie automation
+   newswatch installs marks the run Crashed once its heartbeats stop.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ DEPLOY = textwrap.dedent(
     from prefect import flow
     d = flow.from_source(source=sys.argv[1], entrypoint="slowflow.py:slow")
     print(d.deploy(name="slow", work_pool_name=sys.argv[2], build=False, push=False,
-                   print_next_steps=False))
+                   tags=["newswatch"], print_next_steps=False))
     """
 )
 
@@ -104,6 +106,7 @@ def prefect(tmp_path_factory):
                 "DO_NOT_TRACK": "1",
                 "PREFECT_LOGGING_LEVEL": "WARNING",
                 "PREFECT_WORKER_QUERY_SECONDS": "1",
+                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
                 "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
             }
         )
@@ -171,18 +174,29 @@ def _new_run(
     api: httpx.Client, deployment: str, tmp_path: Path, name: str
 ) -> tuple[str, Path, Path]:
     marker, release = tmp_path / f"{name}.started", tmp_path / f"{name}.release"
-    r = api.post(
+    r = _call(
+        api,
+        "POST",
         f"/deployments/{deployment}/create_flow_run",
         json={"parameters": {"marker": str(marker), "release": str(release)}},
     )
-    r.raise_for_status()
     return r.json()["id"], marker, release
 
 
+def _call(api: httpx.Client, method: str, url: str, **kw) -> httpx.Response:
+    """A request to the Prefect server, again while it answers 503 (SQLite busy, as
+    Prefect's own client retries)."""
+    deadline = time.monotonic() + 60
+    while True:
+        r = api.request(method, url, **kw)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            r.raise_for_status()
+            return r
+        time.sleep(0.5)
+
+
 def _state(api: httpx.Client, run_id: str) -> str:
-    r = api.get(f"/flow_runs/{run_id}")
-    r.raise_for_status()
-    return r.json()["state_type"]
+    return _call(api, "GET", f"/flow_runs/{run_id}").json()["state_type"]
 
 
 def _healthy(port: int) -> bool:
@@ -243,3 +257,56 @@ def test_grace_period_over_stops_the_run_marks_it_crashed_and_leaves_nothing(
         lambda: (s := _state(api, run_c)) not in ("RUNNING", "PENDING") and s, 60, "the state"
     )
     assert final in ("CRASHED", "CANCELLED", "FAILED"), final
+
+
+def _heartbeats(api: httpx.Client, run_id: str) -> int:
+    r = _call(
+        api,
+        "POST",
+        "/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["prefect.flow-run.heartbeat"]},
+                "resource": {"id": [f"prefect.flow-run.{run_id}"]},
+            },
+            "limit": 5,
+        },
+    )
+    return len(r.json()["events"])
+
+
+def test_a_run_whose_host_died_is_marked_crashed_by_the_zombie_automation(
+    prefect, worker, tmp_path
+):
+    import asyncio
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from newswatch.orchestration.serve import ZOMBIE_AUTOMATION, ensure_zombie_automation
+
+    env, deployment, api = prefect
+    within = 40.0
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        assert asyncio.run(ensure_zombie_automation(within_seconds=within)) is True
+        assert asyncio.run(ensure_zombie_automation(within_seconds=within)) is False  # once
+    r = _call(api, "POST", "/automations/filter", json={})
+    assert [a["name"] for a in r.json()].count(ZOMBIE_AUTOMATION) == 1
+
+    port = free_port()
+    wrapper, log = worker("--grace-seconds", "60", health_port=port)
+    run_d, marker_d, _ = _new_run(api, deployment, tmp_path, "d")
+    _wait_for(marker_d.exists, 180, "run d to start", log)
+    _wait_for(lambda: _heartbeats(api, run_d) > 0, 120, "run d's first heartbeat", log)
+    # the host dies: every process of the tree at once, nothing reports anything
+    for pid in [wrapper.pid, *descendants(wrapper.pid)]:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    wrapper.wait(30)
+    t_dead = time.monotonic()
+    assert _state(api, run_d) == "RUNNING"
+    _wait_for(lambda: _state(api, run_d) == "CRASHED", within + 90, "the zombie automation")
+    noticed = time.monotonic() - t_dead
+    assert noticed < within + 90
+    print(
+        f"\nzombie run marked Crashed {noticed:.0f} s after its host died (within={within:.0f} s)"
+    )

@@ -19,6 +19,15 @@ Guarantees, and the Prefect mechanisms behind them:
   one, which runs at once as the catch-up; runs left Running/Pending by a killed ``serve``
   are marked Crashed, which frees their concurrency slot;
 * schedules are never paused by a shutdown (``pause_on_shutdown=False``);
+* a flow run whose process died without a word (a killed host, an OOM kill) is marked
+  Crashed within about two minutes: flow runs send heartbeats every
+  :data:`FLOW_HEARTBEAT_SECONDS` (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``), and
+  :func:`ensure_zombie_automation` installs Prefect's documented automation that crashes a
+  run whose heartbeats stop for :data:`ZOMBIE_AFTER_SECONDS` (a crashed run frees its
+  concurrency slot, so the next poll is not cancelled for it);
+* polling never delays the digests: the runner starts each run in its own process with no
+  limit across deployments, and each deployment has its own concurrency limit (on a fleet,
+  the digests deployment has its own work pool, :data:`DIGEST_POOL`, and worker);
 * Ctrl-C / SIGTERM: the runner stops (an in-flight run is cancelled; a polling pass is safe
   to kill), then the server is stopped (process group: SIGTERM, then SIGKILL).
 
@@ -56,10 +65,12 @@ __all__ = [
     "ServeError",
     "ServeSettings",
     "build_deployments",
+    "ensure_zombie_automation",
     "free_port",
     "load_serve_settings",
     "reconcile_runs",
     "serve_forever",
+    "zombie_automation",
 ]
 
 Log = Callable[[str], None]
@@ -338,6 +349,75 @@ def _terminate_group(pid: int, wait: Callable[[float], Any], timeout: float) -> 
 # -- deployments ----------------------------------------------------------------------------
 POLL_DEPLOYMENT = "poll"
 DIGEST_DEPLOYMENT = "digests"
+POLL_POOL = "newswatch"  # a fleet's work pools (compose.yaml, prefect.yaml, docs/scaleout.md)
+DIGEST_POOL = "newswatch-digests"
+
+# zombie detection (Prefect's "detect zombie flows"): heartbeats, and an automation that
+# crashes a run whose heartbeats stop
+FLOW_HEARTBEAT_SECONDS = 30
+ZOMBIE_AFTER_SECONDS = 90
+ZOMBIE_AUTOMATION = "newswatch: crash zombie flow runs"
+
+
+def zombie_automation(within_seconds: float = ZOMBIE_AFTER_SECONDS) -> Any:
+    """Prefect's documented automation: a flow run tagged ``newswatch`` that sent a heartbeat
+    and then neither a heartbeat nor a final state for ``within_seconds`` is set Crashed."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    return Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="newswatch: a flow run whose heartbeats stopped (its process or host "
+        "died) is marked Crashed, which frees its concurrency slot",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            # only newswatch's runs (tagged so), which send heartbeats every 30 s; another
+            # flow's runs may beat at Prefect's default of 180 s
+            match_related=ResourceSpecification(
+                {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.newswatch"}
+            ),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=dt.timedelta(seconds=within_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {within_seconds:.0f} s: the flow run's process or "
+                "host is gone (newswatch zombie detection)",
+            )
+        ],
+    )
+
+
+async def ensure_zombie_automation(
+    *, within_seconds: float = ZOMBIE_AFTER_SECONDS, log: Callable[[str], None] | None = None
+) -> bool:
+    """Create the zombie automation on the current Prefect server unless one of that name
+    is there; returns whether it created it."""
+    from prefect.automations import Automation
+
+    try:
+        await Automation.aread(name=ZOMBIE_AUTOMATION)
+        return False
+    except ValueError:
+        pass
+    await zombie_automation(within_seconds).acreate()
+    if log:
+        log(f"Created the Prefect automation {ZOMBIE_AUTOMATION!r}.")
+    return True
 
 
 def no_overlap() -> Any:
@@ -466,9 +546,14 @@ async def reconcile_runs(
 
 # -- serving --------------------------------------------------------------------------------
 def _client_settings(server: LocalPrefectServer | None) -> dict[str, str]:
+    # flow runs (processes of the runner) send heartbeats for zombie detection
+    beats = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(FLOW_HEARTBEAT_SECONDS)}
+    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
+        beats = {}
     if server is None:
-        return {}
+        return beats
     return {
+        **beats,
         "PREFECT_API_URL": server.api_url,
         "PREFECT_HOME": str(server.home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -522,7 +607,7 @@ def serve_forever(
                 f"Prefect server ready in {server.start_seconds:.1f} s: "
                 f"{server.ui_url if server.ui else server.api_url}"
             )
-            os.environ.update(_client_settings(server))
+        os.environ.update(_client_settings(server))
         deps = list(deployments())  # outside the event loop: to_deployment is sync there
         return asyncio.run(
             _serve(deps, server, once, stop, wake, log, on_signal, poll_at_start=poll_at_start)
@@ -578,6 +663,10 @@ async def _serve(
             ids = [await runner.aadd_deployment(d) for d in deps]
             async with get_client() as client:
                 await reconcile_runs(client, ids, crashed=server is not None, log=log)
+            try:
+                await ensure_zombie_automation(log=log)
+            except Exception as e:  # a server without automations: serve still serves
+                log(f"Could not set up zombie detection ({e!r}); crashed runs are found at start.")
                 if once:
                     for i in ids:
                         await client.create_flow_run_from_deployment(i)
