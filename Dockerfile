@@ -3,6 +3,10 @@
 #   docker build -t newswatch .
 #   docker run -p 4200:4200 -v newswatch-data:/data newswatch   # newswatch serve (scheduled runs, Prefect UI)
 #   docker run -v newswatch-data:/data newswatch newswatch demo  # the demo
+#   docker run --stop-timeout 330 -e PREFECT_API_URL=… -e NEWSWATCH_DB=ducklake:… newswatch \
+#       newswatch worker --pool newswatch        # a fleet's worker (docs/scaleout.md); it drains
+#                                                # on `docker stop` (up to --grace-seconds 300),
+#                                                # /health on port 8080
 FROM python:3.11-slim AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 RUN pip install --no-cache-dir uv==0.13.8
@@ -30,5 +34,6 @@ ENV PATH="/app/.venv/bin:$PATH" \
 USER newswatch
 WORKDIR /data
 VOLUME ["/data"]
-EXPOSE 4200
+EXPOSE 4200 8080
+STOPSIGNAL SIGTERM
 CMD ["newswatch", "serve"]
