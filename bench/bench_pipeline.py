@@ -877,7 +877,8 @@ def _archive_db(path: Path, rows: int, log) -> None:
                'source-' || (i % 500)::VARCHAR, 'Synthetic headline number ' || i::VARCHAR, NULL,
                TIMESTAMP '2026-01-01' - to_seconds(i * 60), TIMESTAMP '2026-01-01' - to_seconds(i * 60 - 30),
                'en',
-               'Synthetic article ' || i::VARCHAR || '. ' || repeat('Officials said on Tuesday that talks would resume next week. ', 8),
+               'Synthetic article ' || i::VARCHAR || '. '
+                   || repeat('Officials said on Tuesday that talks would resume next week. ', 8),
                'Synthetic summary ' || i::VARCHAR, 'trafilatura',
                substr(sha256('a' || i::VARCHAR), 1, 16), substr(sha256('t' || i::VARCHAR), 1, 32), 'synthetic'
         FROM range({rows}) t(i)
