@@ -515,3 +515,28 @@ def test_readme_section_names_the_tables_it_documents():
     text = (REPO / "docs" / "web.md").read_text(encoding="utf-8")
     for name in ("verdicts", "latest_verdicts", "NEWSWATCH_WEB_PASSWORD", "--from-verdicts"):
         assert name in text
+
+
+def test_the_story_page_says_who_copied_whom_and_whom_the_claims_are_attributed_to(shared):
+    wb, db = shared
+    derived = one(
+        db,
+        "SELECT t.story, t.article, p.source, t.overlap FROM story_timeline t "
+        "JOIN articles p ON p.article_id = t.derived_from WHERE t.derived_from IS NOT NULL",
+    )
+    assert derived, "the demo has no copied story (story_timeline)"
+    story, article, parent_outlet, _ = derived[0]
+    sources = one(
+        db,
+        "SELECT DISTINCT source_text FROM attributions WHERE article_id IN "
+        "(SELECT article_id FROM articles WHERE story_id = ?)",
+        [story],
+    )
+    with wb.client() as c:
+        page = c.get(f"/stories/{story}").text
+        data = c.get(f"/stories/{story}.json").json()
+    assert "Copied from" in page and parent_outlet in page
+    assert data["derived"][article]["from"] is not None
+    for (text,) in sources:
+        assert text in page
+    assert ("Whom the claims are attributed to" in page) == bool(sources)

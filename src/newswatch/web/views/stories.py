@@ -81,7 +81,53 @@ def _story_data(con: duckdb.DuckDBPyConnection, story_id: str) -> Any:
         """,
         [ids, MAX_SENTENCES],
     ).fetchall()
-    return copies, ev
+    return copies, ev, _provenance(con, story_id, ids)
+
+
+def _has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = ? AND table_schema = 'main'",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _provenance(con: duckdb.DuckDBPyConnection, story_id: str, ids: list[str]) -> dict[str, Any]:
+    """Who copied whom (``story_timeline``) and whom the claims are attributed to
+    (``attributions``), where the store has them."""
+    out: dict[str, Any] = {"derived": {}, "attributions": []}
+    if _has(con, "story_timeline"):
+        for article, parent, overlap, adds, confidence in con.execute(
+            "SELECT article, derived_from, overlap, adds_reporting, order_confidence "
+            "FROM story_timeline WHERE story = ?",
+            [story_id],
+        ).fetchall():
+            out["derived"][article] = {
+                "from": parent,
+                "overlap": overlap,
+                "adds_reporting": adds,
+                "confidence": confidence,
+            }
+    if _has(con, "attributions"):
+        out["attributions"] = [
+            {
+                "source_text": t,
+                "kind": k,
+                "cue": cue,
+                "entities": sorted(e),
+                "articles": int(n),
+                "sentence": sentence,
+            }
+            for t, k, cue, e, n, sentence in con.execute(
+                "SELECT source_text, kind, any_value(cue), list(DISTINCT entity_id), "
+                "count(DISTINCT article_id), any_value(sentence) FROM attributions "
+                "WHERE article_id IN (SELECT unnest(?::VARCHAR[])) "
+                "GROUP BY source_text, kind ORDER BY count(DISTINCT article_id) DESC, 1 LIMIT 30",
+                [ids],
+            ).fetchall()
+        ]
+    return out
 
 
 def story_page(request: Request) -> Response:
@@ -93,7 +139,7 @@ def story_page(request: Request) -> Response:
         found = wb.memo(("story", story_id), lambda: _story_data(con, story_id))
     if found is None:
         raise HTTPException(404, f"No story {story_id!r} in this database.")
-    copies, ev = [dict(c) for c in found[0]], found[1]
+    copies, ev, provenance = [dict(c) for c in found[0]], found[1], found[2]
     by_id = {c["article_id"]: c for c in copies}
     evidence = []
     for sentence, fld, entities, matched, weight, aid, n in ev:
@@ -123,6 +169,8 @@ def story_page(request: Request) -> Response:
                 "first_report": first["article_id"],
                 "copies": copies,
                 "evidence": evidence,
+                "derived": provenance["derived"],
+                "attributions": provenance["attributions"],
             }
         )
     tl = charts.timeline(
@@ -150,6 +198,9 @@ def story_page(request: Request) -> Response:
             "sources": sorted({c["source"] for c in copies}),
             "languages": sorted({c["language"] or "?" for c in copies}),
             "truncated": len(copies) >= MAX_COPIES,
+            "derived": provenance["derived"],
+            "attributions": provenance["attributions"],
+            "outlet_of": {c["article_id"]: c["source"] for c in copies},
             "nav": "articles",
             "data_links": {"JSON": f"/stories/{story_id}.json"},
         },
