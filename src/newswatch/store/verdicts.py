@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from newswatch.store.engine import Store
+    from newswatch.store import Store
 
 __all__ = [
     "KINDS",

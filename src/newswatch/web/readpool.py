@@ -111,7 +111,7 @@ class ReadPool:
         if memo is None or not self.memo_enabled:
             return compute()
         if key in memo:
-            return memo[key]  # type: ignore[no-any-return]
+            return memo[key]
         value = compute()
         if len(memo) >= MEMO_SIZE:
             memo.pop(next(iter(memo)))

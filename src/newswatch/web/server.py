@@ -96,7 +96,7 @@ def serve_web(
 
     server.startup = startup  # type: ignore[method-assign]
     if not install_signal_handlers:
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     previous = None
     if install_signal_handlers and threading.current_thread() is threading.main_thread():
         # uvicorn shuts down on SIGTERM, then raises it again: end as for Ctrl-C (exit 0)

@@ -57,7 +57,7 @@ def article_list(request: Request) -> Response:
     flt = ArticleFilter.from_params(request.query_params)
     if fmt == "csv":
 
-        def rows() -> Any:
+        def all_rows() -> Any:
             # a page at a time, each on its own connection: a long download never holds
             # the database while a pass waits to write
             after = flt.after
@@ -71,7 +71,7 @@ def article_list(request: Request) -> Response:
                 if after is None:
                     break
 
-        return csv_response(LIST_COLUMNS, rows(), "flagged-articles.csv")
+        return csv_response(LIST_COLUMNS, all_rows(), "flagged-articles.csv")
     limit = int_param(request, "limit", wb.page_size, 1, 500)
     with wb.reader() as con:
         slack = wb.memo("slack", lambda: fetch_slack(con))

@@ -88,7 +88,7 @@ def _runs(con: duckdb.DuckDBPyConnection, name: str, limit: int = 20) -> list[di
 def digests_page(request: Request) -> Response:
     wb = workbench(request)
     now = utcnow()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with wb.reader() as con:
         for d in wb.digests:
             try:
