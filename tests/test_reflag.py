@@ -103,3 +103,45 @@ def test_retention_drops_old_text_and_keeps_flags(tmp_path):
     assert _q(db, "SELECT count(*) FROM articles WHERE text IS NOT NULL") == [(0,)]
     assert _q(db, "SELECT count(*) FROM flags") == flags
     assert _q(db, "SELECT count(*) FROM articles WHERE title IS NOT NULL") == [(6,)]
+
+
+def test_eval_from_verdicts_measures_the_watchlist_on_the_analysts_judgements(tmp_path):
+    """A verdict survives reflag, and eval --from-verdicts writes it out as a labelled set."""
+    from newswatch.store import Store
+    from newswatch.store.verdicts import Verdict, record_verdicts
+
+    with build_site() as site:
+        db = tmp_path / "v.duckdb"
+        cdir = write_config(tmp_path / "c", site_sources(site), db=db)
+        run_pass(load_config(cdir))
+    (aid, actors), *_ = _q(db, "SELECT article_id, actors FROM flags ORDER BY score DESC")
+    wrong = actors[0]
+    record_verdicts(
+        Store(db),
+        [
+            Verdict(
+                verdict_id="v1",
+                article_id=aid,
+                kind="actor",
+                entity_id=wrong,
+                verdict="false_positive",
+                analyst="tester",
+                decided_at=datetime(2026, 12, 1, 12),
+            )
+        ],
+    )
+    r = CliRunner().invoke(app, ["reflag", "--config", str(cdir), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert _q(db, "SELECT verdict FROM verdicts WHERE verdict_id = 'v1'") == [("false_positive",)]
+    out = tmp_path / "judged.jsonl"
+    r = CliRunner().invoke(
+        app,
+        ["eval", "--config", str(cdir), "--db", str(db), "--from-verdicts", str(out), "-f", "json"],
+    )
+    assert r.exit_code == 0, r.output
+    items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    judged = next(i for i in items if i["id"].endswith(aid) or aid in i["id"])
+    assert wrong not in judged["actors"]  # the analyst said it is not there
+    report = json.loads(r.stdout)
+    assert report["micro"]["actors"]["fp"] >= 1  # the watchlist still raises it: measured
+    assert "No thresholds file" in r.stderr

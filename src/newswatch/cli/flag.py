@@ -267,14 +267,28 @@ def _flag_table(results: list[dict[str, Any]]) -> None:
 
 
 def eval_command(
-    path: Path = typer.Argument(..., help="Labelled JSONL file, or a folder of them."),
+    path: Path | None = typer.Argument(
+        None, help="Labelled JSONL file, or a folder of them.", show_default=False
+    ),
     config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
     thresholds: Path | None = typer.Option(
         None, "--thresholds", "-t", help="Thresholds YAML (default: thresholds.yaml beside PATH)."
     ),
     fmt: EvalFormat = typer.Option(EvalFormat.table, "--format", "-f", help="Output format."),
+    from_verdicts: Path | None = typer.Option(
+        None,
+        "--from-verdicts",
+        help="Write the analysts' verdicts (the workbench's) to this JSONL labelled set first, "
+        "then measure the watchlist on it.",
+        show_default=False,
+    ),
+    db: str | None = DbOpt,
 ) -> None:
     matcher = _matcher(config)
+    if from_verdicts is not None:
+        path = _write_verdicts(from_verdicts, config, db, matcher)
+    if path is None:
+        fail("give a labelled set (PATH) or --from-verdicts PATH", code=2)
     try:
         report = evaluate(path, matcher)
         if thresholds is None:
@@ -285,6 +299,12 @@ def eval_command(
     except NewswatchError as e:
         fail(str(e), code=e.exit_code)
     failures = check_thresholds(report, limits)
+    if not limits:
+        err_console.print(
+            "No thresholds file: the scores were not checked against a floor "
+            "(give one with --thresholds, or put thresholds.yaml beside PATH).",
+            markup=False,
+        )
     if fmt is EvalFormat.json:
         d = report.as_dict()
         d["below_thresholds"] = failures
@@ -295,6 +315,21 @@ def eval_command(
             typer.echo(f"below threshold: {line}", err=True)
     if failures:
         raise typer.Exit(1)
+
+
+def _write_verdicts(out: Path, config: Path | None, db: str | None, matcher: Matcher) -> Path:
+    from newswatch.cli.common import current_store, default_db
+    from newswatch.reports.verdicts import write_labelled_set
+
+    with errors_to_exit():
+        store = current_store(db or default_db(config))
+        known = {a.id for a in matcher.watchlist.actors} | {
+            g.id for g in matcher.watchlist.allegations
+        }
+        with store.reader() as con:
+            n = write_labelled_set(con, out, known=known)
+    err_console.print(f"Wrote {n} judged passages to {out}", markup=False)
+    return out
 
 
 def _eval_tables(report: EvalReport) -> None:
@@ -411,5 +446,5 @@ def reflag(
 def register(app: typer.Typer) -> None:
     """Add ``flag`` and ``eval`` to the newswatch Typer app."""
     app.command("flag", help=FLAG_HELP)(flag_command)
-    app.command("eval", help=EVAL_HELP, no_args_is_help=True)(eval_command)
+    app.command("eval", help=EVAL_HELP)(eval_command)
     app.command("reflag")(reflag)
