@@ -242,6 +242,9 @@ def write_config(
             "timeout_seconds": 5,
         },
         "pipeline": {"workers": 2},
+        # serve's workbench has tests of its own (test_demo); off here, so that parallel
+        # serve tests do not compete for its port
+        "web": {"enabled": False},
     }
     for k, v in (settings or {}).items():
         if isinstance(v, dict):

@@ -77,3 +77,41 @@ def test_readme_example_queries_run_as_written(demo_db):
         assert isinstance(rows, list)
     flagged = sql(demo_db, queries[0])
     assert flagged and flagged[0]["score"] >= flagged[-1]["score"]
+
+
+def test_demo_web_serves_the_workbench_until_interrupted(tmp_path):
+    """`newswatch demo --web`: the demo, then the sample site and the workbench until Ctrl-C;
+    nothing is left running afterwards."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newswatch.cli", "demo", "--db", str(tmp_path / "d.duckdb"),
+         "--web", "--web-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:  # waits for the line, however long the demo takes
+            if line.startswith("The workbench: "):
+                url = line.split()[2]
+                break
+        assert url == f"http://127.0.0.1:{port}/"
+        r = httpx.get(url, timeout=30)
+        assert r.status_code == 200 and "Board" in r.text
+        assert "North Korea" in r.text  # the demo's flags, on the board
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    with pytest.raises(httpx.ConnectError):  # the workbench is gone with it
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)

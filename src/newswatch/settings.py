@@ -51,6 +51,7 @@ __all__ = [
     "SmtpSettings",
     "Source",
     "StorySettings",
+    "WebSettings",
     "default_config_dir",
     "default_db_path",
     "describe_location",
@@ -371,6 +372,14 @@ class DigestSettings(_Model):
         return ZoneInfo(self.timezone)
 
 
+class WebSettings(_Model):
+    """``web:``: the workbench that ``newswatch serve`` runs beside the schedules."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # another address needs NEWSWATCH_WEB_PASSWORD (see README)
+    port: int = Field(8080, ge=1, le=65535)
+
+
 class Settings(_Model):
     """``config/newswatch.yaml``."""
 
@@ -381,6 +390,7 @@ class Settings(_Model):
     stories: StorySettings = StorySettings()
     retention: RetentionSettings = RetentionSettings()
     serve: ServeSettings = ServeSettings()
+    web: WebSettings = WebSettings()
     lake: LakeSettings = LakeSettings()
     smtp: SmtpSettings = SmtpSettings()
     digests: tuple[DigestSettings, ...] = ()

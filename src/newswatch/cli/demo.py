@@ -15,6 +15,7 @@ from newswatch.cli.common import (
     errors_to_exit,
 )
 from newswatch.cli.run import print_summary, run_with_progress
+from newswatch.errors import UsageError
 from newswatch.settings import shipped_config_dir
 
 
@@ -25,6 +26,12 @@ def demo(
     keep_serving: bool = typer.Option(
         False, "--serve", help="Keep the sample site running until Ctrl-C."
     ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="Then keep the sample site and the workbench (newswatch web) running until Ctrl-C.",
+    ),
+    web_port: int = typer.Option(8080, "--web-port", help="The workbench's port with --web."),
 ) -> None:
     """Run the whole pipeline against a bundled sample news site on 127.0.0.1.
 
@@ -89,7 +96,25 @@ def demo(
                 "WHERE kind = 'allegation'\"\n"
                 f"\nThe alert digest newswatch would email is in [bold]{eml}[/bold] (open it with a mail client)."
             )
-            if keep_serving:
+            workbench = None
+            if web:
+                from newswatch.orchestration.web import WorkbenchProcess
+
+                workbench = WorkbenchProcess(cdir, str(dbp.resolve()), port=web_port)
+                try:
+                    url = workbench.start()
+                except RuntimeError as e:
+                    raise UsageError(
+                        f"the workbench did not start: {e}", hint="try another --web-port"
+                    ) from None
+                out.print(f"\nThe workbench: {url} (the sample site and it run until Ctrl-C)")
+            else:
+                out.print(
+                    f"\nThe workbench (flagged articles with their evidence, stories, trends): "
+                    f"newswatch web --db {dbp}  then open http://127.0.0.1:8080/ "
+                    "(or run newswatch demo --web)"
+                )
+            if keep_serving or web:
                 err_console.print(f"Serving {site.base_url} until Ctrl-C …")
                 try:
                     import time
@@ -98,6 +123,9 @@ def demo(
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     pass
+                finally:
+                    if workbench is not None:
+                        workbench.stop()
 
 
 def _print_demo_flags(db: str) -> None:

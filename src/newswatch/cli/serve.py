@@ -101,9 +101,28 @@ def serve_command(
                 f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True
             )
 
-        code = serve_forever(
-            deployments, server=server, once=once, log=log, poll_at_start=settings.poll_at_start
-        )
+        web = config.settings.web
+        workbench = None
+        if web.enabled and not once:
+            from newswatch.orchestration.web import WorkbenchProcess
+
+            workbench = WorkbenchProcess(cdir, str(db_path), host=web.host, port=web.port)
+            try:
+                log(f"Workbench at {workbench.start()}")
+            except RuntimeError as e:  # serve goes on without it, and says why
+                log(f"The workbench did not start ({e}); set web.enabled: false to silence this")
+                workbench = None
+        try:
+            code = serve_forever(
+                deployments,
+                server=server,
+                once=once,
+                log=log,
+                poll_at_start=settings.poll_at_start,
+            )
+        finally:
+            if workbench is not None:
+                workbench.stop()
         err_console.print("Stopped.")
         raise typer.Exit(code)
 
