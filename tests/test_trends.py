@@ -224,15 +224,16 @@ def test_cli_export(store, app, tmp_path):
     assert "Examples" in runner.invoke(app, ["trends", "--help"]).output
 
 
-def test_an_unknown_id_gets_a_did_you_mean(tmp_path):
+def test_an_unknown_id_gets_a_did_you_mean(store):
+    """An id neither the watchlist nor the stored flags know is refused with a suggestion;
+    an id only the stored flags know (an older watchlist's) is still accepted."""
     from newswatch.cli import app
 
-    r = CliRunner().invoke(
-        app, ["trends", "--db", str(tmp_path / "none.duckdb"), "--actor", "hezbolah"]
-    )
+    db = str(store.target)
+    r = CliRunner().invoke(app, ["trends", "--db", db, "--actor", "hezbolah"])
     assert r.exit_code == 2
     assert "unknown actor id 'hezbolah' (did you mean 'hezbollah'?)" in r.output
-    r = CliRunner().invoke(
-        app, ["trends", "--db", str(tmp_path / "none.duckdb"), "--allegation", "tunnel_tech"]
-    )
+    r = CliRunner().invoke(app, ["trends", "--db", db, "--allegation", "tunnel_tech"])
     assert r.exit_code == 2 and "unknown allegation id 'tunnel_tech'" in r.output
+    r = CliRunner().invoke(app, ["trends", "--db", db, "--actor", "acme", "--json"])
+    assert r.exit_code == 0, r.output

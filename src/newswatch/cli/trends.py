@@ -57,10 +57,10 @@ def trends_command(
         fail(f"--end {end!r} is not a date", hint="use YYYY-MM-DD", code=2)
     if plot is not None and plot.suffix.lower() != ".png":
         fail(f"--plot {plot}: the chart is written as PNG", hint="name the file *.png", code=2)
-    if actor or allegation:
-        _check_ids(config_dir, actor, allegation)
     try:
         with Store(db or default_db(config_dir)).reader() as con:
+            if actor or allegation:
+                _check_ids(con, config_dir, actor, allegation)
             start, last, rows = trends.trend_rows(
                 con, days=days, end=end_day, actor=actor, allegation=allegation, limit=limit
             )
@@ -152,8 +152,14 @@ def trends_command(
         console.print(f"Chart written to {plot}")
 
 
-def _check_ids(config_dir: Path | None, actor: str | None, allegation: str | None) -> None:
-    """An unknown --actor or --allegation is a usage error with a "did you mean"."""
+def _check_ids(
+    con: duckdb.DuckDBPyConnection,
+    config_dir: Path | None,
+    actor: str | None,
+    allegation: str | None,
+) -> None:
+    """An id that neither the watchlist nor the stored flags know (an older watchlist's ids
+    stay valid) is a usage error with a "did you mean"."""
     from newswatch.flagging.check import require_ids
     from newswatch.flagging.watchlist import load_watchlist
     from newswatch.settings import default_config_dir, shipped_config_dir
@@ -161,11 +167,18 @@ def _check_ids(config_dir: Path | None, actor: str | None, allegation: str | Non
     path = (config_dir or default_config_dir()) / "watchlist.yaml"
     if not path.exists():
         path = shipped_config_dir() / "watchlist.yaml"
+    stored = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT entity_id FROM flag_entities WHERE list_contains(?, entity_id)",
+            [[x for x in (actor, allegation) if x]],
+        ).fetchall()
+    }
     with errors_to_exit():
         wl = load_watchlist(path)
-        if actor:
+        if actor and actor not in stored:
             require_ids(wl, actors=[actor], option="--actor")
-        if allegation:
+        if allegation and allegation not in stored:
             require_ids(wl, allegations=[allegation], option="--allegation")
 
 
