@@ -512,7 +512,7 @@ def test_cli_module_prints_its_address_and_stops_on_sigterm(demo):
 
 
 def test_readme_section_names_the_tables_it_documents():
-    text = (REPO / "docs" / "web.md").read_text(encoding="utf-8")
+    text = (REPO / "README.md").read_text(encoding="utf-8")
     for name in ("verdicts", "latest_verdicts", "NEWSWATCH_WEB_PASSWORD", "--from-verdicts"):
         assert name in text
 

@@ -181,7 +181,12 @@ class PageWatch:
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         page.on(
             "requestfailed",
-            lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"),
+            lambda r: (
+                # ERR_ABORTED: the browser cancelled it (the page navigated on), not a failure
+                None
+                if "ERR_ABORTED" in str(r.failure)
+                else self.problems.append(f"request failed: {r.url} ({r.failure})")
+            ),
         )
         page.on(
             "response",
