@@ -200,9 +200,6 @@ def test_canonicalize_never_raises_and_is_idempotent_on_any_text(text: str) -> N
     choose_canonical(text, text)
 
 
-# Hypothesis warns when the global random module changes while it draws; in a full serial
-# run, threads that earlier tests left to wind down (local servers, Prefect's) use it then.
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @settings(max_examples=300, deadline=None)
 @given(_urls())
 def test_canonical_url_shape(url: str) -> None:
