@@ -15,28 +15,44 @@ Public SQL:
                       order_confidence)
     story_timeline(story, article, outlet, language, time, derived_from, overlap,
                    adds_reporting, order_confidence, title)          -- a view
+    article_anchors(article_id, anchors)      -- of each flagged article (schema version 11)
+    claim_links(story_a, story_b, confidence)                        -- a view
+    claim_stories(claim, story, language, first_seen)                -- a view
+    claims(claim, first_seen, stories, languages, confidence)        -- a view
+    claim_timeline(claim, story, article, outlet, language, time, first_in_language,
+                   attributed_to, title)                             -- a view
+
+Claims are views over what is stored, so a reflag that changes a story's actors or
+allegations changes its claims at once. The one thing SQL cannot compute, the anchors
+of a text (amounts with units across languages, years), is stored per flagged article
+when it is written; articles flagged before version 11, or by a reflag, get theirs
+:data:`BACKFILL_PER_BATCH` at a time in the batches that follow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from newswatch.models import ArticleRecord
-from newswatch.stories.provenance import Doc, StoryFacts, anchors, derive, link_claims
+from newswatch.stories.provenance import Doc, anchors, derive
 
 __all__ = [
+    "BACKFILL_PER_BATCH",
+    "CLAIMS_SQL",
     "MIGRATION_SQL",
     "claim_timeline",
     "claims",
     "digest_line",
     "story_timeline",
+    "write_anchors",
     "write_provenance",
 ]
+
+BACKFILL_PER_BATCH = 200  # flagged articles without anchors (older, or reflagged) per batch
 
 MIGRATION_SQL = """
 CREATE TABLE IF NOT EXISTS attributions (
@@ -66,6 +82,122 @@ SELECT d.story_id AS story, d.article_id AS article, a.source AS outlet, a.langu
        coalesce(a.published_at, a.fetched_at) AS time, d.derived_from, d.overlap,
        d.adds_reporting, d.order_confidence, a.title
 FROM story_derivations d JOIN articles a ON a.article_id = d.article_id;
+"""
+
+# Claims (schema version 11). A story's facts: its flagged articles' actors, allegations and
+# anchors, the sources its articles attribute allegations to, and its first report's
+# language and time. Two stories are linked when they share an allegation and an actor,
+# and either a numeric anchor or two marks (anchors or sources) of any kind, as
+# newswatch.stories.provenance.link_claims; a claim is a connected set of linked stories,
+# named after its earliest, its confidence that of its weakest link.
+CLAIMS_SQL = """
+CREATE TABLE IF NOT EXISTS article_anchors (
+    article_id VARCHAR NOT NULL,
+    anchors VARCHAR[] NOT NULL
+);
+CREATE OR REPLACE VIEW claim_links AS
+WITH fa AS (
+    SELECT a.story_id, a.article_id, a.language, coalesce(a.published_at, a.fetched_at) AS t,
+           f.actors, f.allegations, x.anchors
+    FROM articles a JOIN flags f USING (article_id)
+    LEFT JOIN article_anchors x USING (article_id)
+),
+src AS (
+    SELECT a.story_id, list(DISTINCT t.source_id) AS sources
+    FROM attributions t JOIN articles a USING (article_id)
+    WHERE t.source_id IS NOT NULL
+    GROUP BY a.story_id
+),
+facts AS (
+    SELECT fa.story_id,
+           list_distinct(flatten(list(fa.actors))) AS actors,
+           list_distinct(flatten(list(fa.allegations))) AS allegations,
+           list_distinct(flatten(list(coalesce(fa.anchors, [])))) AS anchors,
+           any_value(coalesce(src.sources, [])) AS sources
+    FROM fa LEFT JOIN src USING (story_id)
+    GROUP BY fa.story_id
+    HAVING len(list_distinct(flatten(list(fa.allegations)))) > 0
+),
+keys AS (
+    SELECT story_id, alg || chr(31) || act AS k
+    FROM (SELECT story_id, unnest(allegations) AS alg, actors FROM facts),
+         LATERAL (SELECT unnest(actors) AS act)
+),
+pairs AS (
+    SELECT DISTINCT x.story_id AS a, y.story_id AS b
+    FROM keys x JOIN keys y ON x.k = y.k AND x.story_id < y.story_id
+),
+m AS (
+    SELECT p.a, p.b,
+           list_intersect(x.anchors, y.anchors) AS shared_anchors,
+           list_distinct(list_intersect(x.anchors, y.anchors)
+                         || list_intersect(x.sources, y.sources)) AS shared,
+           list_distinct(x.anchors || y.anchors || x.sources || y.sources) AS marks
+    FROM pairs p JOIN facts x ON x.story_id = p.a JOIN facts y ON y.story_id = p.b
+)
+SELECT a AS story_a, b AS story_b,
+       round(least(1.0, 0.5 + 0.5 * len(shared) / greatest(1, len(marks))), 3) AS confidence
+FROM m
+WHERE len(list_filter(shared_anchors, s -> NOT starts_with(s, 'y'))) > 0 OR len(shared) >= 2;
+
+CREATE OR REPLACE VIEW claim_stories AS
+WITH RECURSIVE edges AS (
+    SELECT story_a AS s, story_b AS o FROM claim_links
+    UNION ALL SELECT story_b, story_a FROM claim_links
+),
+reach(s, o) AS (
+    SELECT DISTINCT s, s FROM edges
+    UNION
+    SELECT r.s, e.o FROM reach r JOIN edges e ON e.s = r.o
+),
+firsts AS (
+    SELECT a.story_id AS story, arg_min(a.language, coalesce(a.published_at, a.fetched_at)) AS language,
+           min(coalesce(a.published_at, a.fetched_at)) AS first_seen
+    FROM articles a JOIN flags f USING (article_id)
+    WHERE a.story_id IN (SELECT s FROM edges)
+    GROUP BY a.story_id
+)
+SELECT r.s AS story, arg_min(r.o, (f2.first_seen, r.o)) AS claim,
+       any_value(f1.language) AS language, any_value(f1.first_seen) AS first_seen
+FROM reach r JOIN firsts f1 ON f1.story = r.s JOIN firsts f2 ON f2.story = r.o
+GROUP BY r.s;
+
+CREATE OR REPLACE VIEW claims AS
+WITH langs AS (
+    SELECT claim, coalesce(language, '?') AS language, min(first_seen) AS t
+    FROM claim_stories GROUP BY ALL
+),
+weakest AS (
+    SELECT c.claim, min(l.confidence) AS confidence
+    FROM claim_links l JOIN claim_stories c ON c.story = l.story_a
+    GROUP BY c.claim
+)
+SELECT c.claim, min(c.first_seen) AS first_seen,
+       list(c.story ORDER BY c.first_seen, c.story) AS stories,
+       (SELECT list(language ORDER BY t, language) FROM langs WHERE langs.claim = c.claim)
+           AS languages,
+       any_value(w.confidence) AS confidence
+FROM claim_stories c JOIN weakest w USING (claim)
+GROUP BY c.claim;
+
+CREATE OR REPLACE VIEW claim_timeline AS
+WITH firsts AS (
+    SELECT m.claim, t.story, t.article, t.outlet, t.language, t.time, t.title
+    FROM claim_stories m JOIN story_timeline t ON t.story = m.story
+    WHERE t.derived_from IS NULL
+    QUALIFY row_number() OVER (PARTITION BY t.story ORDER BY t.time, t.article) = 1
+),
+src AS (
+    SELECT a.story_id AS story, list(DISTINCT t.source_id ORDER BY t.source_id) AS sources
+    FROM attributions t JOIN articles a USING (article_id)
+    WHERE t.source_id IS NOT NULL
+    GROUP BY a.story_id
+)
+SELECT f.claim, f.story, f.article, f.outlet, f.language, f.time,
+       row_number() OVER (PARTITION BY f.claim, f.language ORDER BY f.time, f.story) = 1
+           AS first_in_language,
+       coalesce(s.sources, []) AS attributed_to, f.title
+FROM firsts f LEFT JOIN src s USING (story);
 """
 
 _ATTR_COLS = [
@@ -121,6 +253,7 @@ def write_provenance(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRe
         con.register("_p_attr", t)
         con.execute(f"INSERT INTO attributions ({', '.join(_ATTR_COLS)}) SELECT * FROM _p_attr")
         con.unregister("_p_attr")
+    write_anchors(con, [(r.article_id, r.title, r.text) for r in records if r.flag.flagged])
     ids = [r.article_id for r in records]
     stories = [
         s
@@ -129,6 +262,44 @@ def write_provenance(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRe
         ).fetchall()
     ]
     refresh_derivations(con, stories)
+
+
+def write_anchors(
+    con: duckdb.DuckDBPyConnection,
+    flagged: Sequence[tuple[str, str | None, str | None]],
+    *,
+    backfill: int = BACKFILL_PER_BATCH,
+) -> int:
+    """Store the anchors of these flagged (article_id, title, text), and of up to
+    ``backfill`` stored flagged articles that have none yet; returns how many were stored."""
+    todo = list(flagged)
+    if backfill > 0:
+        todo += con.execute(
+            "SELECT a.article_id, a.title, a.text FROM flags f JOIN articles a USING (article_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM article_anchors x WHERE x.article_id = f.article_id) "
+            "AND NOT list_contains(?, f.article_id) ORDER BY a.article_id LIMIT ?",
+            [[aid for aid, _, _ in todo], backfill],
+        ).fetchall()
+    if not todo:
+        return 0
+    t = pa.table(
+        {
+            "article_id": pa.array([aid for aid, _, _ in todo], pa.string()),
+            "anchors": pa.array(
+                [sorted(anchors(f"{title or ''} {text or ''}")) for _, title, text in todo],
+                pa.list_(pa.string()),
+            ),
+        }
+    )
+    con.register("_p_anchors", t)
+    try:
+        con.execute(
+            "INSERT INTO article_anchors SELECT * FROM _p_anchors p WHERE NOT EXISTS "
+            "(SELECT 1 FROM article_anchors x WHERE x.article_id = p.article_id)"
+        )
+    finally:
+        con.unregister("_p_anchors")
+    return len(todo)
 
 
 def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
@@ -211,76 +382,50 @@ def digest_line(
     }
 
 
-def _story_facts(con: duckdb.DuckDBPyConnection) -> list[StoryFacts]:
-    rows = con.execute(
-        """
-        SELECT a.story_id, arg_min(a.language, coalesce(a.published_at, a.fetched_at)),
-               min(coalesce(a.published_at, a.fetched_at)),
-               list_distinct(flatten(list(f.actors))), list_distinct(flatten(list(f.allegations))),
-               string_agg(coalesce(a.title, '') || ' ' || coalesce(a.text, ''), ' ')
-        FROM articles a JOIN flags f USING (article_id)
-        GROUP BY a.story_id
-        """
-    ).fetchall()
-    srcs: dict[str, set[str]] = {}
-    for sid, src in con.execute(
-        "SELECT DISTINCT a.story_id, t.source_id FROM attributions t "
-        "JOIN articles a USING (article_id) WHERE t.source_id IS NOT NULL"
-    ).fetchall():
-        srcs.setdefault(sid, set()).add(src)
-    return [
-        StoryFacts(
-            sid,
-            lang,
-            first,
-            frozenset(actors or ()),
-            frozenset(alls or ()),
-            frozenset(srcs.get(sid, ())),
-            anchors(text),
-        )
-        for sid, lang, first, actors, alls, text in rows
-        if alls
-    ]
-
-
 def claims(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
-    """(columns, rows): each claim linking stories across languages, with its confidence."""
+    """(columns, rows) of the ``claims`` view: each claim linking stories across languages,
+    with its confidence, earliest first."""
     cols = ["claim", "stories", "languages", "confidence"]
-    found = link_claims(_story_facts(con))
-    return cols, [(c.claim_id, list(c.stories), list(c.languages), c.confidence) for c in found]
+    rows = con.execute(
+        f"SELECT {', '.join(cols)} FROM claims ORDER BY first_seen, claim"
+    ).fetchall()
+    return cols, rows
+
+
+_CLAIM_TIMELINE_COLS = [
+    "claim",
+    "story",
+    "article",
+    "outlet",
+    "language",
+    "time",
+    "first_in_language",
+    "attributed_to",
+    "title",
+]
+
+
+def claim_of(con: duckdb.DuckDBPyConnection, story_or_claim: str) -> str | None:
+    """The claim a story belongs to (or the claim of that id); None when there is none."""
+    row = con.execute(
+        "SELECT claim FROM claim_stories WHERE story = ? OR claim = ? LIMIT 1",
+        [story_or_claim, story_or_claim],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def claim_timeline(
     con: duckdb.DuckDBPyConnection, claim_id: str
 ) -> tuple[list[str], list[tuple]] | None:
-    """Where each language first picked the claim up, and from whom: one row per story
-    (first report of the story, its language and time). None for an unknown claim."""
-    for c in link_claims(_story_facts(con)):
-        if c.claim_id == claim_id or claim_id in c.stories:
-            rows = con.execute(
-                "SELECT story, article, outlet, language, time, title FROM story_timeline "
-                "WHERE story IN (SELECT unnest(?)) AND derived_from IS NULL "
-                "QUALIFY row_number() OVER (PARTITION BY story ORDER BY time, article) = 1 "
-                "ORDER BY time",
-                [list(c.stories)],
-            ).fetchall()
-            firsts: dict[str, datetime] = {}
-            out = []
-            for story, article, outlet, lang, time, title in rows:
-                first_in_language = lang not in firsts
-                firsts.setdefault(lang, time)
-                out.append(
-                    (c.claim_id, story, article, outlet, lang, time, first_in_language, title)
-                )
-            cols = [
-                "claim",
-                "story",
-                "article",
-                "outlet",
-                "language",
-                "time",
-                "first_in_language",
-                "title",
-            ]
-            return cols, out
-    return None
+    """Where each language first picked the claim up, and whom each story attributes it
+    to: one row per story of the claim (its first report), from the ``claim_timeline``
+    view. ``claim_id`` may be a story of the claim. None for an unknown claim."""
+    claim = claim_of(con, claim_id)
+    if claim is None:
+        return None
+    rows = con.execute(
+        f"SELECT {', '.join(_CLAIM_TIMELINE_COLS)} FROM claim_timeline WHERE claim = ? "
+        "ORDER BY time, story",
+        [claim],
+    ).fetchall()
+    return list(_CLAIM_TIMELINE_COLS), rows

@@ -12,6 +12,7 @@ by a new migration that keeps what was there.
 from __future__ import annotations
 
 from newswatch.settings import StorySettings
+from newswatch.store.provenance import CLAIMS_SQL
 from newswatch.store.provenance import MIGRATION_SQL as PROVENANCE_SQL
 from newswatch.store.verdicts import MIGRATION_SQL as VERDICTS_SQL
 
@@ -323,5 +324,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "who runs a pass, and its heartbeat", _RUN_OWNER_SQL),
     (9, "the articles write lane's fence", _ARTICLE_FENCE_SQL),
     (10, "attributions and story provenance", PROVENANCE_SQL),
+    (11, "claims across languages: article anchors and the claim views", CLAIMS_SQL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -271,7 +271,8 @@ def _link(a: StoryFacts, b: StoryFacts) -> float:
 
 def link_claims(stories: Sequence[StoryFacts], *, min_confidence: float = 0.5) -> list[Claim]:
     """Stories carrying the same allegation about the same actors with shared anchors,
-    joined transitively; a claim of one story is not returned."""
+    joined transitively; a claim of one story is not returned. A claim's confidence is
+    its weakest link's. The store's ``claims`` view computes the same in SQL."""
     items = sorted(stories, key=lambda s: (s.first_seen, s.story_id))
     parent = list(range(len(items)))
     conf: dict[int, float] = {}
@@ -282,6 +283,7 @@ def link_claims(stories: Sequence[StoryFacts], *, min_confidence: float = 0.5) -
             i = parent[i]
         return i
 
+    links: list[tuple[int, float]] = []
     for i in range(len(items)):
         for j in range(i + 1, len(items)):
             c = _link(items[i], items[j])
@@ -289,8 +291,10 @@ def link_claims(stories: Sequence[StoryFacts], *, min_confidence: float = 0.5) -
                 ri, rj = root(i), root(j)
                 if ri != rj:
                     parent[max(ri, rj)] = min(ri, rj)
-                r = root(i)
-                conf[r] = min(conf.get(r, 1.0), c)
+                links.append((i, c))
+    for i, c in links:  # a claim is as sure as its weakest link
+        r = root(i)
+        conf[r] = min(conf.get(r, 1.0), c)
     groups: dict[int, list[int]] = {}
     for i in range(len(items)):
         groups.setdefault(root(i), []).append(i)
