@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from newswatch.errors import ConfigError, NewswatchError, UsageError
+from newswatch.errors import ConfigError, NewswatchError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from newswatch.settings import Config
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "MISSING_DB_HINT",
     "ConfigOpt",
     "DbOpt",
     "FormatOpt",
@@ -35,6 +36,7 @@ __all__ = [
     "err_console",
     "errors_to_exit",
     "fail",
+    "hint_for",
     "load_checked",
     "safe_text",
 ]
@@ -102,10 +104,7 @@ def errors_to_exit() -> Iterator[None]:
     try:
         yield
     except NewswatchError as e:
-        hint = e.hint
-        if isinstance(e, ConfigError) and not hint and e.file:
-            hint = "fix the file and run again; nothing was written"
-        fail(str(e), hint=hint, code=e.exit_code)
+        fail(str(e), hint=hint_for(e), code=e.exit_code)
     except KeyboardInterrupt:
         err_console.print("Interrupted; what was committed stays committed.")
         raise typer.Exit(130) from None
@@ -115,6 +114,33 @@ def errors_to_exit() -> Iterator[None]:
         if not isinstance(e, duckdb.Error):
             raise
         fail(f"database: {e}")
+
+
+_CONFIG_FILES = ("newswatch.yaml", "sources.yaml", "watchlist.yaml")
+MISSING_DB_HINT = (
+    "`newswatch demo` writes a sample database, data/demo.duckdb: add --db data/demo.duckdb "
+    "to query it (or --db PATH for another database)"
+)
+
+
+def hint_for(e: NewswatchError) -> str | None:
+    """The hint printed under an error: its own, else "fix the file" for an error about a
+    file that exists (not a missing folder, not an option), a way to a configuration for a
+    missing one, and the demo database and --db for a missing database."""
+    if e.hint:
+        return e.hint
+    if isinstance(e, ConfigError) and e.file:
+        path = Path(e.file.split(" (or a ")[0])  # "<file> (or a NEWSWATCH_… variable)"
+        if path.is_file():
+            return "fix the file and run again; nothing was written"
+        if e.message.startswith("configuration directory not found"):
+            return "give the folder with --config, or write a commented one with `newswatch init`"
+        if e.message == "file not found" and path.name in _CONFIG_FILES:
+            return f"`newswatch init` writes a commented config/ with {path.name} to start from"
+        return None
+    if isinstance(e, StoreError) and "database does not exist" in str(e):
+        return MISSING_DB_HINT
+    return None
 
 
 def default_db(config_dir: Path | None = None) -> str:

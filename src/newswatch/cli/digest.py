@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import typer
 
-from newswatch.cli.common import fail
+from newswatch.cli.common import ConfigOpt, DbOpt, err_console, errors_to_exit, safe_text
 from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
@@ -15,7 +15,7 @@ from newswatch.digest.deliver import (
     send_digest,
     send_due_digests,
 )
-from newswatch.errors import ConfigError, NewswatchError
+from newswatch.errors import ConfigError, UsageError
 from newswatch.settings import resolve_db
 
 __all__ = ["digest_command", "register"]
@@ -33,6 +33,7 @@ Examples:
   newswatch digest --dry-run                # show what would be sent, change nothing
   newswatch digest --name weekly            # send the digest "weekly" now
   newswatch digest --name weekly --to-file weekly.eml   # save it, mark nothing
+  newswatch digest --dry-run -f json        # the same preview, for scripts
 
 The SMTP password is read from NEWSWATCH_SMTP_PASSWORD (or the Prefect Secret block
 named by smtp.password_block).
@@ -71,39 +72,52 @@ def _report(r: DigestResult, *, dry_run: bool) -> list[str]:
     return lines
 
 
+_EXAMPLE: dict[
+    str, Any
+] = {  # the commented example of config/newswatch.yaml, for a preview without digests
+    "name": "example",
+    "recipients": ["analyst@example.org"],
+    "schedule": "0 7 * * mon-fri",
+}
+
+
 def digest_command(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="Configuration folder (default: ./config or NEWSWATCH_CONFIG)."
-        ),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="DuckDB file (default: from newswatch.yaml or NEWSWATCH_DB)."),
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", help="Only this digest, sent now whatever its schedule.")
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be sent; send and change nothing.")
-    ] = False,
-    to_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--to-file",
-            help="Write the message to this .eml file instead of sending it (marks nothing delivered).",
-        ),
-    ] = None,
+    config: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
+    name: str | None = typer.Option(
+        None, "--name", help="Only this digest, sent now whatever its schedule."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would be sent; send and change nothing."
+    ),
+    to_file: Path | None = typer.Option(
+        None,
+        "--to-file",
+        help="Write the message to this .eml file instead of sending it (marks nothing delivered).",
+    ),
+    fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
 ) -> None:
-    from newswatch.settings import default_config_dir
+    from newswatch.settings import DigestSettings, default_config_dir
     from newswatch.store import Store
 
-    try:
+    with errors_to_exit():
+        if fmt not in ("text", "json"):
+            raise UsageError(f"unknown --format {fmt!r}; choose text or json")
         cdir = config if config is not None else default_config_dir()
         if not cdir.is_dir():
             raise ConfigError("configuration directory not found", file=str(cdir))
         smtp, digests = load_digest_settings(cdir)
+        preview = dry_run or to_file is not None
+        if not digests and preview and name in (None, _EXAMPLE["name"]):
+            # nothing configured yet: show what the commented example would hold
+            err_console.print(
+                f"No digests in {cdir / 'newswatch.yaml'}: previewing its commented example "
+                f"({_EXAMPLE['name']!r}, every flagged article); define your own under digests:.",
+                markup=False,
+                soft_wrap=True,
+            )
+            digests = [DigestSettings.model_validate(_EXAMPLE)]
+            name = str(_EXAMPLE["name"])
         if not digests:
             raise ConfigError(
                 "no digests configured (add a digests: list)", file=str(cdir / "newswatch.yaml")
@@ -119,7 +133,7 @@ def digest_command(
         labels = watchlist_labels(cdir / "watchlist.yaml")
         if to_file is not None:
             if name is None and len(digests) > 1:
-                raise ConfigError("--to-file writes one message: choose the digest with --name")
+                raise UsageError("--to-file writes one message: choose the digest with --name")
             digest = next(d for d in digests if name in (None, d.name))
             results = [send_digest(store, digest, smtp, to_file=to_file, labels=labels)]
         elif name is not None:
@@ -129,11 +143,18 @@ def digest_command(
             results = send_due_digests(
                 store, DigestsConfig(smtp=smtp, digests=digests), dry_run=dry_run, labels=labels
             )
-    except NewswatchError as e:
-        fail(str(e), hint=e.hint, code=e.exit_code)
+    if fmt == "json":
+        import dataclasses
+        import json
+
+        from newswatch.cli.output import jsonable
+
+        out = {"dry_run": dry_run, "digests": [jsonable(dataclasses.asdict(r)) for r in results]}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
     for r in results:
         for line in _report(r, dry_run=dry_run):
-            typer.echo(line)
+            typer.echo(safe_text(line))
 
 
 def register(app: typer.Typer) -> None:

@@ -192,8 +192,8 @@ def result_as_dict(
 
 
 def flag_command(
-    paths: list[str] = typer.Argument(
-        ..., metavar="PATH...", help="Text or HTML files; - for stdin."
+    paths: list[str] | None = typer.Argument(
+        None, metavar="PATH...", help="Text or HTML files; - for stdin.", show_default=False
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
     fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
@@ -203,6 +203,13 @@ def flag_command(
         help="For every allegation rule, what matched and, when it did not fire, what was missing.",
     ),
 ) -> None:
+    if not paths:
+        fail(
+            "newswatch flag needs something to read: one or more text or HTML files, "
+            "or - for standard input",
+            hint='newswatch flag article.html, or: echo "North Korea and Hamas" | newswatch flag -',
+            code=2,
+        )
     matcher = _matcher(config)
     results = []
     skipped = 0
@@ -306,7 +313,7 @@ def eval_command(
             markup=False,
         )
     if fmt is EvalFormat.json:
-        d = report.as_dict()
+        d = _undefined_as_null(report.as_dict())
         d["below_thresholds"] = failures
         typer.echo(json.dumps(d, ensure_ascii=False, indent=2))
     else:
@@ -332,17 +339,42 @@ def _write_verdicts(out: Path, config: Path | None, db: str | None, matcher: Mat
     return out
 
 
+def _defined(tp: int, fp: int, fn: int) -> tuple[bool, bool, bool]:
+    """Whether precision, recall and F1 are defined: precision needs something found,
+    recall something expected. An entity no passage has and nothing found has neither; it
+    is not a perfect score, and shows as n/a (null in JSON)."""
+    p, r = tp + fp > 0, tp + fn > 0
+    return p, r, p and r
+
+
+def _undefined_as_null(d: Any) -> Any:
+    """``report.as_dict()`` with the scores that are not defined as None."""
+    if isinstance(d, dict):
+        if {"precision", "recall", "f1", "tp", "fp", "fn"} <= d.keys():
+            p, r, f = _defined(d["tp"], d["fp"], d["fn"])
+            return d | {
+                "precision": d["precision"] if p else None,
+                "recall": d["recall"] if r else None,
+                "f1": d["f1"] if f else None,
+            }
+        return {k: _undefined_as_null(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_undefined_as_null(v) for v in d]
+    return d
+
+
 def _eval_tables(report: EvalReport) -> None:
     console = Console(soft_wrap=False)
 
     def table(title: str, rows: dict[str, Scores]) -> None:
         t = Table("", "P", "R", "F1", "TP", "FP", "FN", title=title, title_justify="left")
         for name, s in rows.items():
+            p, r, f = _defined(s.tp, s.fp, s.fn)
             t.add_row(
                 name,
-                f"{s.precision:.3f}",
-                f"{s.recall:.3f}",
-                f"{s.f1:.3f}",
+                f"{s.precision:.3f}" if p else "n/a",
+                f"{s.recall:.3f}" if r else "n/a",
+                f"{s.f1:.3f}" if f else "n/a",
                 str(s.tp),
                 str(s.fp),
                 str(s.fn),

@@ -1,0 +1,189 @@
+"""The CLI's conventions (issue 15): usage errors in one line, hints that fit the error,
+scores that are not defined shown as such, and one output option set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newswatch.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch):
+    """Errors are checked to the letter: no NEWSWATCH_* variable of the caller's may add to
+    them (an override is named in a settings error)."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("NEWSWATCH_"):
+            monkeypatch.delenv(key)
+
+
+HELP_HINT = "Hint: {} --help shows the usage and examples\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "command"),
+    [
+        (["run", "--bogus"], "No such option: --bogus", "newswatch run"),
+        (["nope"], "No such command 'nope'.", "newswatch"),
+        (["sql", "--db"], "Option '--db' requires an argument.", "newswatch sql"),
+        (
+            ["watchlist", "chek"],
+            "No such command 'chek'. Did you mean 'check'?",
+            "newswatch watchlist",
+        ),
+        (
+            ["trends", "--days", "x"],
+            "Invalid value for '--days' / '-n': Input should be a valid integer, unable to "
+            "parse string as an integer",
+            "newswatch trends",
+        ),
+    ],
+)
+def test_usage_error_is_one_line_and_a_hint(args, error, command):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert r.stderr == f"Error: {error}\n" + HELP_HINT.format(command)
+
+
+def test_flag_without_a_path_says_what_it_wants():
+    r = runner.invoke(app, ["flag"])
+    assert r.exit_code == 2
+    assert r.stderr == (
+        "Error: newswatch flag needs something to read: one or more text or HTML files, or - "
+        "for standard input\n"
+        'Hint: newswatch flag article.html, or: echo "North Korea and Hamas" | newswatch flag -\n'
+    )
+
+
+def test_version_and_bare_command_still_work():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.startswith("newswatch ")
+    r = runner.invoke(app, [])
+    assert r.exit_code == 2 and "Usage" in r.output and "Error" not in r.output
+
+
+def test_fix_the_file_only_for_an_error_in_a_file(tmp_path):
+    # a missing folder is not a file to fix
+    r = runner.invoke(app, ["run", "--config", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"Error: {tmp_path / 'nowhere'}: configuration directory not found\n"
+        "Hint: give the folder with --config, or write a commented one with `newswatch init`\n"
+    )
+    # a bad entry in a file that exists is
+    cdir = tmp_path / "config"
+    cdir.mkdir()
+    (cdir / "newswatch.yaml").write_text("fetch:\n  timeout_secnds: 3\n", encoding="utf-8")
+    r = runner.invoke(app, ["run", "--config", str(cdir)])
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"Error: {cdir / 'newswatch.yaml'}: fetch.timeout_secnds: unknown setting (check the "
+        "spelling)\nHint: fix the file and run again; nothing was written\n"
+    )
+    # a bad option is not about a file either
+    r = runner.invoke(app, ["sql", "--db", str(tmp_path / "x.duckdb"), "-f", "xml", "SELECT 1"])
+    assert r.exit_code == 2
+    assert r.stderr == "Error: unknown --format 'xml'; choose one of table, csv, json, jsonl\n"
+
+
+def test_missing_database_names_the_demo_and_db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSWATCH_DB", raising=False)
+    monkeypatch.delenv("NEWSWATCH_DATABASE", raising=False)
+    monkeypatch.delenv("NEWSWATCH_CONFIG", raising=False)
+    r = runner.invoke(app, ["sql", "SELECT 1"])
+    assert r.exit_code == 1
+    first, hint = r.stderr.splitlines()
+    assert first.startswith("Error: data/newswatch.duckdb: database does not exist")
+    assert hint == (
+        "Hint: `newswatch demo` writes a sample database, data/demo.duckdb: add --db "
+        "data/demo.duckdb to query it (or --db PATH for another database)"
+    )
+    r = runner.invoke(app, ["status"])
+    assert r.exit_code == 1 and "--db data/demo.duckdb" in r.stderr
+
+
+def _passage(i: int, text: str, actors: list[str], allegations: list[str], lang: str) -> str:
+    return json.dumps(
+        {
+            "id": f"t-{i}",
+            "language": lang,
+            "title": None,
+            "text": text,
+            "actors": actors,
+            "allegations": allegations,
+            "note": "written for this test",
+        }
+    )
+
+
+@pytest.fixture
+def eval_set(tmp_path) -> Path:
+    # German passages name actors but no allegation, and none is found: "allegations by
+    # language" for de has nothing expected and nothing found
+    path = tmp_path / "set.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                _passage(
+                    1,
+                    "Die Hamas hat am Dienstag eine Erklärung veröffentlicht.",
+                    ["hamas"],
+                    [],
+                    "de",
+                ),
+                _passage(2, "Hisbollah-Vertreter trafen sich in Beirut.", ["hezbollah"], [], "de"),
+                _passage(
+                    3,
+                    "North Korea supplied rockets and rifles to Hamas, officials said.",
+                    ["hamas", "north_korea"],
+                    ["arms_transfer"],
+                    "en",
+                ),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_eval_shows_undefined_scores_as_na(eval_set):
+    r = runner.invoke(app, ["eval", "--config", "config", str(eval_set)])
+    assert r.exit_code == 0, r.output
+    table = r.stdout.split("allegations by language")[1].split("micro")[0]
+    de = next(line for line in table.splitlines() if " de " in line)
+    assert [c.strip() for c in de.strip("│ ").split("│")] == [
+        "de",
+        "n/a",
+        "n/a",
+        "n/a",
+        "0",
+        "0",
+        "0",
+    ]
+    assert "1.000" not in de
+    r = runner.invoke(app, ["eval", "--config", "config", "-f", "json", str(eval_set)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["languages"]["de"]["allegations"] == {
+        "precision": None,
+        "recall": None,
+        "f1": None,
+        "tp": 0,
+        "fp": 0,
+        "fn": 0,
+    }
+    # defined scores are untouched
+    assert d["languages"]["de"]["actors"]["precision"] == 1.0
+    # an allegation expected once and found: defined
+    assert d["allegations"]["arms_transfer"]["recall"] in (0.0, 1.0)
