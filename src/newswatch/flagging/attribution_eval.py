@@ -13,9 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newswatch.errors import ConfigError
 from newswatch.flagging.attribution import ANONYMOUS, Attributor
 
-__all__ = ["AttributionScores", "evaluate_attribution", "load_attribution_set"]
+__all__ = [
+    "AttributionScores",
+    "evaluate_attribution",
+    "load_attribution_set",
+    "read_jsonl",
+]
 
 
 @dataclass
@@ -52,14 +58,37 @@ class AttributionScores:
         return (c.tp, c.fp, c.fn, round(c.precision, 3), round(c.recall, 3))
 
 
+def read_jsonl(path: Path, *, need: tuple[str, ...] = ()) -> list[dict]:
+    """The objects of a JSONL file; a line that is not a JSON object holding ``need`` is a
+    ConfigError naming the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read it: {e}", file=str(path)) from None
+    items: list[dict] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"not JSON: {e.msg}", file=str(path), entry=f"line {n}") from None
+        if not isinstance(item, dict):
+            raise ConfigError("expected a JSON object", file=str(path), entry=f"line {n}")
+        missing = [k for k in need if k not in item]
+        if missing:
+            raise ConfigError(f"missing {', '.join(missing)}", file=str(path), entry=f"line {n}")
+        items.append(item)
+    return items
+
+
 def load_attribution_set(path: Path | str) -> list[dict]:
+    """The sentences of ``attributions*.jsonl`` (a file, or every such file of a folder)."""
     path = Path(path)
     files = sorted(path.glob("attributions*.jsonl")) if path.is_dir() else [path]
     items: list[dict] = []
     for f in files:
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                items.append(json.loads(line))
+        items.extend(read_jsonl(f, need=("sentence",)))
     return items
 
 
