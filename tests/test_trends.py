@@ -3,6 +3,8 @@ hand-made database."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime
 
@@ -13,9 +15,10 @@ from typer.testing import CliRunner
 
 from newswatch.cli import trends as cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
-from newswatch.reports.trends import sparkline
+from newswatch.reports.trends import sparkline, trend_rows
 from newswatch.settings import StorySettings
 from newswatch.store import Store
+from newswatch.store.provenance import refresh_derivations
 from newswatch.store.schema import STORIES_SQL as MIGRATION_SQL
 from newswatch.store.schema import TREND_VIEWS_SQL as VIEWS_SQL
 from newswatch.store.search import fts_rebuild, search
@@ -166,15 +169,48 @@ def app():
     return app
 
 
-def test_cli_trends(store, app, tmp_path):
+WATCHLIST = """
+actors:
+  - id: acme
+    name: Acme Corporation
+    aliases: {en: [Acme]}
+  - id: globex
+    name: Globex
+    aliases: {en: [Globex]}
+allegations:
+  - id: fraud
+    name: Accounting fraud
+    terms: {en: [fraud]}
+  - id: bribery
+    name: Bribery of officials
+    terms: {en: [bribe*]}
+"""
+
+
+@pytest.fixture
+def config(tmp_path):
+    cdir = tmp_path / "config"
+    cdir.mkdir()
+    (cdir / "watchlist.yaml").write_text(WATCHLIST, encoding="utf-8")
+    return cdir
+
+
+def test_cli_trends(store, app, tmp_path, config):
     runner = CliRunner()
-    result = runner.invoke(app, ["trends", "--db", store.target, "--days", "10", "--json"])
+    args = ["trends", "--db", store.target, "-c", str(config), "--days", "10"]
+    result = runner.invoke(app, [*args, "-f", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["end"] == "2024-05-10" and data["start"] == "2024-05-01"
-    acme = data["trends"][0]
-    assert (acme["entity_id"], acme["stories"], acme["series"]) == ("acme", 15, [1] * 9 + [6])
-    assert [s["entity_id"] for s in data["spikes"]] == ["acme"]
+    acme = data[0]
+    assert (acme["start"], acme["end"]) == ("2024-05-01", "2024-05-10")
+    assert (acme["entity_id"], acme["name"], acme["stories"], acme["series"]) == (
+        "acme",
+        "Acme Corporation",
+        15,
+        [1] * 9 + [6],
+    )
+    assert acme["count"] == "stories" and acme["spike_days"] == ["2024-05-10"]
+    assert [r["entity_id"] for r in data if r["spike_days"]] == ["acme"]
 
     png = tmp_path / "chart.png"
     result = runner.invoke(
@@ -190,6 +226,104 @@ def test_cli_trends(store, app, tmp_path):
     assert result.exit_code == 1 and "Error:" in result.output and "does not exist" in result.output
     result = runner.invoke(app, ["trends", "--db", store.target, "--end", "May"])
     assert result.exit_code == 2 and "Error: --end" in result.output
+    result = runner.invoke(app, ["trends", "--db", store.target, "-f", "xml"])
+    assert result.exit_code == 2 and "Error: unknown --format 'xml'" in result.output
+    result = runner.invoke(app, ["trends", "--db", store.target, "--count", "copies"])
+    assert result.exit_code == 2 and "Error: unknown --count 'copies'" in result.output
+    assert "--json" not in runner.invoke(app, ["trends", "--help"]).output
+
+
+def test_cli_trends_csv_and_jsonl(store, app, config):
+    runner = CliRunner()
+    args = ["trends", "--db", store.target, "-c", str(config), "--days", "10"]
+    result = runner.invoke(app, [*args, "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    by_id = {r["entity_id"]: r for r in rows}
+    assert by_id["fraud"]["name"] == "Accounting fraud" and by_id["fraud"]["stories"] == "2"
+    assert json.loads(by_id["acme"]["series"]) == [1] * 9 + [6]
+    result = runner.invoke(app, [*args, "-f", "jsonl"])
+    lines = [json.loads(x) for x in result.output.splitlines()]
+    assert [x["entity_id"] for x in lines] == [r["entity_id"] for r in rows]
+
+
+def test_piped_table_never_cuts_ids_or_sparklines(tmp_path, app):
+    """Piped (CliRunner is not a terminal), a long id and a 400-day sparkline come out
+    whole, on one line each, however narrow COLUMNS says the terminal is."""
+    long_id = "an_actor_with_a_very_long_identifier_" + "x" * 60
+    recs = [rec(f"a{d}", d, "x", [long_id], month=1 + (d % 12)) for d in range(1, 29)]
+    store = build(tmp_path / "long.duckdb", recs)
+    result = CliRunner().invoke(
+        app, ["trends", "--db", store.target, "--days", "400"], env={"COLUMNS": "60"}
+    )
+    assert result.exit_code == 0, result.output
+    with store.reader() as con:
+        _, _, rows = trend_rows(con, days=400)
+    assert len(rows[0].spark) == 400
+    line = next(x for x in result.output.splitlines() if long_id in x)
+    assert rows[0].spark in line and "…" not in line
+
+
+def _provenance_store(path) -> Store:
+    """An original, two verbatim copies published later, and an independent report on the
+    same story (its own words), all about acme on 10 May."""
+    original = (
+        "Acme executives moved money through shell companies in three countries, the "
+        "regulator's filing says, and the auditors missed the transfers for two years. "
+        "The filing lists forty payments made between 2021 and 2023."
+    )
+    own = (
+        "Reporters visited the warehouse in the harbour district and spoke to former staff, "
+        "who described ledgers kept by hand and shipments that never left the dock."
+    )
+    recs = [
+        rec("o1", 10, "origin", ["acme"], ["fraud"], text=original),
+        rec("c1", 10, "copy-a", ["acme"], ["fraud"], text=original),
+        rec("c2", 10, "copy-b", ["acme"], ["fraud"], text=original),
+        rec("i1", 10, "indep", ["acme"], ["fraud"], text=own),
+    ]
+    hours = {"o1": 6, "c1": 8, "c2": 9, "i1": 11}
+    store = Store(path)
+    store.articles.write_batch(recs)
+    with store.writer() as con:
+        for aid, h in hours.items():
+            con.execute(
+                "UPDATE articles SET story_id = 'o1', published_at = ? WHERE article_id = ?",
+                [datetime(2024, 5, 10, h), aid],
+            )
+        refresh_derivations(con, ["o1"])
+    return store
+
+
+def test_counts_stories_articles_and_independent_reports(tmp_path, app):
+    store = _provenance_store(tmp_path / "prov.duckdb")
+    with store.reader() as con:
+        parents = dict(con.execute("SELECT article, derived_from FROM story_timeline").fetchall())
+        assert parents == {"o1": None, "c1": "o1", "c2": "o1", "i1": None}
+        got = {}
+        for count in ("stories", "articles", "independent"):
+            _, _, rows = trend_rows(con, days=1, count=count, actor="acme")
+            (r,) = rows
+            got[count] = r.series
+            assert (r.stories, r.articles, r.independent, r.count) == (1, 4, 2, count)
+    assert got == {"stories": (1,), "articles": (4,), "independent": (2,)}
+    result = CliRunner().invoke(
+        app, ["trends", "--db", store.target, "--days", "1", "--count", "independent", "-f", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [(r["entity_id"], r["series"]) for r in json.loads(result.output)] == [
+        ("acme", [2]),
+        ("fraud", [2]),
+    ]
+
+
+def test_a_store_without_timeline_counts_every_article_as_independent(store):
+    """Articles the timeline does not know (written before provenance) are roots."""
+    with store.writer() as con:
+        con.execute("DELETE FROM story_derivations")
+    with store.reader() as con:
+        _, _, rows = trend_rows(con, days=1, count="independent", actor="acme")
+    assert rows[0].series == (9,) and rows[0].independent == 9
 
 
 def test_cli_export(store, app, tmp_path):
@@ -235,5 +369,5 @@ def test_an_unknown_id_gets_a_did_you_mean(store):
     assert "unknown actor id 'hezbolah' (did you mean 'hezbollah'?)" in r.output
     r = CliRunner().invoke(app, ["trends", "--db", db, "--allegation", "tunnel_tech"])
     assert r.exit_code == 2 and "unknown allegation id 'tunnel_tech'" in r.output
-    r = CliRunner().invoke(app, ["trends", "--db", db, "--actor", "acme", "--json"])
+    r = CliRunner().invoke(app, ["trends", "--db", db, "--actor", "acme", "-f", "json"])
     assert r.exit_code == 0, r.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -10,9 +10,21 @@ import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from newswatch.cli.common import ConfigOpt, DbOpt, default_db, errors_to_exit, fail
-from newswatch.errors import NewswatchError
+from newswatch.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    FormatOpt,
+    check_format,
+    default_db,
+    err_console,
+    errors_to_exit,
+    fail,
+    safe_text,
+)
+from newswatch.cli.output import write_rows
+from newswatch.errors import NewswatchError, UsageError
 from newswatch.reports import trends
 from newswatch.store import Store
 
@@ -28,18 +40,28 @@ def trends_command(
     end: str | None = typer.Option(
         None, "--end", help="Last day (YYYY-MM-DD); default: the last day with data."
     ),
-    plot: Path | None = typer.Option(None, "--plot", help="Also write a chart to this PNG file."),
+    count: str = typer.Option(
+        "stories",
+        "--count",
+        help="What a day counts: stories (copies once), articles (every copy), or "
+        "independent (reports that copy no earlier one).",
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also write a chart (small multiples) to this PNG file."
+    ),
     limit: int = typer.Option(
         30, "--limit", min=1, help="At most this many entities in the table."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    fmt: str = FormatOpt("table"),
     config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
 ) -> None:
     """Stories per day for each tracked actor and allegation, with current spikes.
 
-    Counts are distinct stories (syndicated copies count once); "spikes" are days well above
-    the entity's trailing baseline.
+    By default a day counts distinct stories (syndicated copies count once); --count
+    articles counts every copy, --count independent only the reports that copy no earlier
+    one (the roots of the stories' derivation trees). "Spikes" are days well above the
+    entity's trailing baseline of stories.
 
     Examples:
 
@@ -49,8 +71,14 @@ def trends_command(
 
         newswatch trends --allegation tunnel_technology_transfer --plot tunnels.png
 
-        newswatch trends --end 2026-11-22 --json
+        newswatch trends --count independent --days 30
+
+        newswatch trends --end 2026-11-22 -f json
     """
+    with errors_to_exit():
+        check_format(fmt)
+        if count not in trends.COUNTS:
+            raise UsageError(f"unknown --count {count!r}; choose one of {', '.join(trends.COUNTS)}")
     try:
         end_day = date.fromisoformat(end) if end else None
     except ValueError:
@@ -62,94 +90,149 @@ def trends_command(
             if actor or allegation:
                 _check_ids(con, config_dir, actor, allegation)
             start, last, rows = trends.trend_rows(
-                con, days=days, end=end_day, actor=actor, allegation=allegation, limit=limit
+                con,
+                days=days,
+                end=end_day,
+                actor=actor,
+                allegation=allegation,
+                limit=limit,
+                count=count,
             )
             spikes = trends.spike_rows(con, days=days, end=last, actor=actor, allegation=allegation)
+        labels = _labels(config_dir)
         if plot is not None:
-            trends.plot_trends(plot, start, rows, spikes)
+            trends.plot_trends(plot, start, rows, spikes, labels=labels)
     except NewswatchError as e:
         fail(str(e), hint=e.hint, code=e.exit_code)
     except OSError as e:
         fail(f"{plot}: cannot write the chart: {e.strerror or e}")
 
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "start": start.isoformat(),
-                    "end": last.isoformat(),
-                    "trends": [
-                        {
-                            "kind": r.kind,
-                            "entity_id": r.entity_id,
-                            "articles": r.articles,
-                            "stories": r.stories,
-                            "sources": r.sources,
-                            "series": list(r.series),
-                        }
-                        for r in rows
-                    ],
-                    "spikes": [
-                        {
-                            "day": s.day.isoformat(),
-                            "kind": s.kind,
-                            "entity_id": s.entity_id,
-                            "stories": s.stories,
-                            "baseline": round(s.baseline, 3),
-                            "zscore": round(s.zscore, 3),
-                        }
-                        for s in spikes
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+    if fmt != "table":
+        days_of: dict[tuple[str, str], list[str]] = {}
+        for s in spikes:
+            days_of.setdefault((s.kind, s.entity_id), []).append(s.day.isoformat())
+        write_rows(
+            _COLUMNS,
+            [
+                (
+                    r.kind,
+                    r.entity_id,
+                    labels.get(r.entity_id, r.entity_id),
+                    r.stories,
+                    r.articles,
+                    r.independent,
+                    r.sources,
+                    start,
+                    last,
+                    r.count,
+                    list(r.series),
+                    sorted(days_of.get((r.kind, r.entity_id), [])),
+                )
+                for r in rows
+            ],
+            fmt,
+            sys.stdout,
+            max_width=None,
         )
+        if plot is not None:
+            err_console.print(Text(f"Chart written to {plot}"), soft_wrap=True)
         return
-    console = Console(highlight=False)
+    _print_tables(start, last, rows, spikes, labels, count)
+    if plot is not None:
+        _console().print(Text(f"Chart written to {plot}"), soft_wrap=True)
+
+
+_COLUMNS = (
+    "kind",
+    "entity_id",
+    "name",
+    "stories",
+    "articles",
+    "independent",
+    "sources",
+    "start",
+    "end",
+    "count",
+    "series",
+    "spike_days",
+)
+
+
+def _console() -> Console:
+    """The terminal's width on a terminal; piped, nothing is wrapped or cut."""
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=False, width=1_000_000)
+    return console
+
+
+def _print_tables(
+    start: date,
+    last: date,
+    rows: list[trends.TrendRow],
+    spikes: list[trends.SpikeRow],
+    labels: dict[str, str],
+    count: str,
+) -> None:
+    console = _console()
     if not rows:
         console.print("No flagged articles in this period.")
     else:
-        table = Table(title=f"Stories per day, {start} … {last}")
-        for col, just in (
-            ("kind", "left"),
-            ("entity", "left"),
-            ("stories", "right"),
-            ("articles", "right"),
-            ("sources", "right"),
-            ("trend", "left"),
-            ("last day", "right"),
-        ):
-            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table = Table(title=f"{count.capitalize()} per day, {start} … {last}")
+        # ids and sparklines are folded on a narrow terminal, never cut
+        table.add_column("kind")
+        table.add_column("entity", overflow="fold")
+        table.add_column("name", overflow="fold")
+        for col in ("stories", "articles", "independent", "sources"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("trend", overflow="fold")
+        table.add_column("last day", justify="right", no_wrap=True)
         for r in rows:
             table.add_row(
                 r.kind,
-                r.entity_id,
+                Text(safe_text(r.entity_id)),
+                Text(safe_text(labels.get(r.entity_id, r.entity_id))),
                 str(r.stories),
                 str(r.articles),
+                str(r.independent),
                 str(r.sources),
                 r.spark,
                 str(r.series[-1]),
             )
-        console.print(table)
+        console.print(table, crop=False)
     if spikes:
-        table = Table(title="Spikes")
-        for col in ("day", "kind", "entity", "stories", "baseline", "z"):
-            table.add_column(col, justify="left" if col in ("day", "kind", "entity") else "right")
+        table = Table(title="Spikes (stories)")
+        table.add_column("day", no_wrap=True)
+        table.add_column("kind")
+        table.add_column("entity", overflow="fold")
+        for col in ("stories", "baseline", "z"):
+            table.add_column(col, justify="right", no_wrap=True)
         for s in spikes:
             table.add_row(
                 s.day.isoformat(),
                 s.kind,
-                s.entity_id,
+                Text(safe_text(s.entity_id)),
                 str(s.stories),
                 f"{s.baseline:.1f}",
                 f"{s.zscore:.1f}",
             )
-        console.print(table)
+        console.print(table, crop=False)
     else:
         console.print("No spikes.")
-    if plot is not None:
-        console.print(f"Chart written to {plot}")
+
+
+def _watchlist_path(config_dir: Path | None) -> Path:
+    from newswatch.settings import default_config_dir, shipped_config_dir
+
+    path = (config_dir or default_config_dir()) / "watchlist.yaml"
+    return path if path.exists() else shipped_config_dir() / "watchlist.yaml"
+
+
+def _labels(config_dir: Path | None) -> dict[str, str]:
+    """Display names from the watchlist (ids where it has none)."""
+    from newswatch.flagging.watchlist import watchlist_labels
+
+    return watchlist_labels(_watchlist_path(config_dir))
 
 
 def _check_ids(
@@ -162,11 +245,8 @@ def _check_ids(
     stay valid) is a usage error with a "did you mean"."""
     from newswatch.flagging.check import require_ids
     from newswatch.flagging.watchlist import load_watchlist
-    from newswatch.settings import default_config_dir, shipped_config_dir
 
-    path = (config_dir or default_config_dir()) / "watchlist.yaml"
-    if not path.exists():
-        path = shipped_config_dir() / "watchlist.yaml"
+    path = _watchlist_path(config_dir)
     stored = {
         r[0]
         for r in con.execute(

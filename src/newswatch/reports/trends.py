@@ -1,8 +1,19 @@
 """Queries behind ``newswatch trends`` and ``newswatch export``.
 
-Everything here reads the public views of :mod:`newswatch.stories` (``daily_trends``,
-``spikes``, ...) on a connection the caller opens (read-only is enough), so a BI tool
-asking the same SQL gets the same numbers.
+Everything here reads the public views (``daily_trends``, ``flag_entities``,
+``story_timeline``, ``spikes``, ...) on a connection the caller opens (read-only is
+enough), so a BI tool asking the same SQL gets the same numbers.
+
+What a day's count counts (``count=``):
+
+* ``stories``: distinct stories (syndicated copies and translations count once); the default;
+* ``articles``: every flagged article, copies included;
+* ``independent``: independent reports, the roots of the stories' derivation trees
+  (``story_timeline.derived_from IS NULL``): the first report of a story, and any later
+  article that does not derive from an earlier one. An article the timeline does not know
+  (a store written before provenance) counts as independent: nothing says it was copied.
+
+Spikes are always found on stories (the ``spikes`` view).
 """
 
 from __future__ import annotations
@@ -11,12 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from newswatch.errors import StoreError
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
+    "COUNTS",
     "EXPORT_TABLES",
     "SpikeRow",
     "TrendRow",
@@ -25,8 +41,16 @@ __all__ = [
     "plot_trends",
     "sparkline",
     "spike_rows",
+    "trend_figure",
     "trend_rows",
 ]
+
+COUNTS = ("stories", "articles", "independent")
+_UNITS = {
+    "stories": "stories per day",
+    "articles": "articles per day",
+    "independent": "independent reports per day",
+}
 
 EXPORT_TABLES = (
     "articles",
@@ -48,8 +72,10 @@ class TrendRow:
     articles: int
     stories: int
     sources: int
-    series: tuple[int, ...]  # stories per day, oldest first
+    series: tuple[int, ...]  # per day, oldest first, of what ``count`` names
     spark: str
+    independent: int = 0  # independent reports (roots of derivation trees)
+    count: str = "stories"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +111,14 @@ def last_day(con: duckdb.DuckDBPyConnection) -> date | None:
     return _query(con, "SELECT max(day) FROM daily_trends")[0][0]
 
 
+def _has_timeline(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        con.execute("SELECT 1 FROM story_timeline LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
 def _filters(actor: str | None, allegation: str | None) -> tuple[str, list]:
     parts, params = [], []
     if actor or allegation:
@@ -107,32 +141,55 @@ def trend_rows(
     actor: str | None = None,
     allegation: str | None = None,
     limit: int | None = None,
+    count: str = "stories",
 ) -> tuple[date, date, list[TrendRow]]:
     """Per entity over the ``days`` days ending at ``end`` (default: the last day with data):
-    totals (articles, stories, sources summed over days) and the daily story series.
+    totals (articles, stories, independent reports, sources) and the daily series of
+    ``count`` (stories, articles or independent; see the module's docstring).
 
-    Returns (start, end, rows), rows ordered by stories, most first.
+    Returns (start, end, rows), rows ordered by the total of ``count``, most first.
     """
+    if count not in COUNTS:
+        raise ValueError(f"unknown count {count!r}; choose one of {', '.join(COUNTS)}")
     end = end or last_day(con)
     if end is None:
         return date.today(), date.today(), []
     start = end - timedelta(days=days - 1)
     where, params = _filters(actor, allegation)
+    # one row per article and entity (flag_entities), with its derivation: roots (and
+    # articles the timeline does not know) are independent reports
+    roots = (
+        "coalesce(t.derived_from IS NULL, true)",
+        "LEFT JOIN (SELECT article, any_value(derived_from) AS derived_from "
+        "FROM story_timeline GROUP BY article) t ON t.article = f.article_id",
+    )
+    if count != "independent" and not _has_timeline(con):
+        roots = ("NULL::BOOLEAN", "")  # a store from before provenance: no independent counts
     rows = _query(
         con,
         f"""
-        SELECT kind, entity_id, sum(articles)::BIGINT, sum(stories)::BIGINT, sum(sources)::BIGINT,
-               list((day - ?::DATE, stories))
-        FROM daily_trends
-        WHERE day BETWEEN ? AND ? {where}
+        WITH e AS (
+            SELECT f.day, f.kind, f.entity_id, f.story_id, f.source, {roots[0]} AS independent
+            FROM flag_entities f {roots[1]}
+            WHERE f.day BETWEEN ? AND ? {where}
+        ),
+        d AS (
+            SELECT day, kind, entity_id, count(*) AS articles,
+                   count(DISTINCT story_id) AS stories, count(DISTINCT source) AS sources,
+                   count(*) FILTER (WHERE independent) AS independent
+            FROM e GROUP BY ALL
+        )
+        SELECT kind, entity_id, sum(articles)::BIGINT, sum(stories)::BIGINT,
+               sum(sources)::BIGINT, sum(independent)::BIGINT, list((day - ?::DATE, {count}))
+        FROM d
         GROUP BY kind, entity_id
-        ORDER BY 4 DESC, 1, 2
+        ORDER BY sum({count}) DESC, 1, 2
         """
         + (f" LIMIT {int(limit)}" if limit else ""),
-        [start, start, end, *params],
+        [start, end, *params, start],
     )
     out = []
-    for kind, entity, arts, stories, sources, points in rows:
+    for kind, entity, arts, stories, sources, independent, points in rows:
         series = [0] * days
         for offset, n in points:
             series[int(offset)] = int(n)
@@ -145,6 +202,8 @@ def trend_rows(
                 int(sources),
                 tuple(series),
                 sparkline(series),
+                int(independent),
+                count,
             )
         )
     return start, end, out
@@ -172,49 +231,71 @@ def spike_rows(
     return [SpikeRow(d, k, e, int(s), float(b), float(z)) for d, k, e, s, b, z in rows]
 
 
+def trend_figure(
+    start: date,
+    rows: Sequence[TrendRow],
+    spikes: Sequence[SpikeRow] = (),
+    *,
+    labels: dict[str, str] | None = None,
+    top: int = 8,
+) -> Figure:
+    """Small multiples of the ``top`` largest rows (one panel each, titled with the display
+    name from ``labels``, else the id), spike days marked; the digest's chart code."""
+    from newswatch.digest.chart import Panel, small_multiples
+
+    shown = list(rows[:top])
+    days = len(shown[0].series) if shown else 1
+    dates = [start + timedelta(days=i) for i in range(days)]
+    count = shown[0].count if shown else "stories"
+    panels = [
+        Panel(
+            (labels or {}).get(r.entity_id, r.entity_id),
+            r.series,
+            r.kind,
+            frozenset(
+                (s.day - start).days
+                for s in spikes
+                if (s.kind, s.entity_id) == (r.kind, r.entity_id)
+                and 0 <= (s.day - start).days < days
+            )
+            if count == "stories"  # spikes are found on stories
+            else frozenset(),
+        )
+        for r in shown
+    ]
+    end = dates[-1]
+    title = f"{_UNITS[count].capitalize()}, {start:%d %b %Y} – {end:%d %b %Y}"
+    if len(rows) > top:
+        title += f" (the {top} largest of {len(rows)})"
+    return small_multiples(
+        dates,
+        panels,
+        unit=_UNITS[count],
+        title=title,
+        width=10.0,
+        panel_height=1.3,
+        dpi=110,
+        font=9.0,
+        columns=1 if len(panels) <= 2 else 2,
+    )
+
+
 def plot_trends(
     path: str | Path,
     start: date,
     rows: Sequence[TrendRow],
     spikes: Sequence[SpikeRow] = (),
     *,
+    labels: dict[str, str] | None = None,
     top: int = 8,
 ) -> Path:
-    """Write a PNG line chart of daily stories per entity (the ``top`` largest), spikes marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write :func:`trend_figure` as a PNG file."""
+    from newswatch.digest.chart import png_bytes
 
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
-    try:
-        for r in rows[:top]:
-            xs = [start + timedelta(days=i) for i in range(len(r.series))]
-            # matplotlib plots dates on its date axis; its stubs only know numbers
-            label = f"{r.kind}:{r.entity_id}"
-            (line,) = ax.plot(xs, r.series, marker=".", label=label)  # type: ignore[arg-type]
-            hits = [s for s in spikes if (s.kind, s.entity_id) == (r.kind, r.entity_id)]
-            if hits:
-                ax.scatter(
-                    [s.day for s in hits],  # type: ignore[arg-type]
-                    [s.stories for s in hits],
-                    s=80,
-                    facecolors="none",
-                    edgecolors=line.get_color(),
-                    linewidths=2,
-                )
-        ax.set_ylabel("stories per day")
-        ax.set_title("newswatch trends (circles: spikes)")
-        ax.grid(alpha=0.3)
-        if rows:
-            ax.legend(loc="upper left", fontsize="small")
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
-        plt.close(fig)
+    data = png_bytes(trend_figure(start, rows, spikes, labels=labels, top=top))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     return path
 
 
