@@ -25,10 +25,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 __all__ = ["INK", "LINE", "MUTED", "Panel", "png_bytes", "small_multiples"]
 
@@ -100,14 +101,16 @@ def small_multiples(
             ax.spines[side].set_visible(False)
         for side in ("left", "bottom"):
             ax.spines[side].set_color(LINE)
+    titles = []
     for ax, p in zip(flat, panels, strict=False):
         base, strong = _COLOURS.get(p.kind, _COLOURS["actor"])
         colours = [strong if i in p.marked else base for i in range(len(xs))]
         ax.bar(xs, p.counts, width=0.8, color=colours, linewidth=0)
-        ax.set_title(p.label, loc="left", fontsize=font * 1.07, color=INK, pad=3).set_parse_math(
-            False
-        )
-        ax.set_title(str(p.total), loc="right", fontsize=font, color=MUTED, pad=3)
+        name = ax.set_title(p.label, loc="left", fontsize=font * 1.07, color=INK, pad=3)
+        name.set_parse_math(False)
+        total = ax.set_title(str(p.total), loc="right", fontsize=font, color=MUTED, pad=3)
+        ax.set_label(p.label)  # the whole name, for the PNG's description
+        titles.append((ax, name, total))
     if panels:
         for ax in flat[len(panels) :]:  # the grid's empty cells
             ax.set_visible(False)
@@ -169,7 +172,19 @@ def small_multiples(
         hspace=0.55,
         wspace=0.08,
     )
+    _fit_titles(fig, titles, gap=font / 72 * fig.dpi)
     return fig
+
+
+def _fit_titles(fig: Figure, titles: list[tuple[Any, Text, Text]], gap: float) -> None:
+    """Shorten (with "…") a name too long for its panel, so it never runs into the total."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for ax, name, total in titles:
+        room = ax.get_window_extent(renderer).width - total.get_window_extent(renderer).width - gap
+        text = name.get_text()
+        while len(text) > 1 and name.get_window_extent(renderer).width > room:
+            text = text[:-1].rstrip()
+            name.set_text(text + "…")
 
 
 def _num(d: date) -> float:
@@ -184,7 +199,9 @@ def _bottom_in_column(ax: object, flat: list[object], n: int, cols: int) -> bool
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG."""
+    """The figure as PNG; its description (a ``tEXt`` chunk) names every panel in full."""
+    names = [str(ax.get_label()) for ax in fig.axes if ax.get_visible() and ax.get_label()]
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    metadata = {"Software": None, "Description": "Panels: " + "; ".join(names)} if names else {}
+    fig.savefig(buf, format="png", metadata=metadata or {"Software": None})
     return buf.getvalue()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,7 @@ from newswatch.settings import (
     load_digest_settings,
 )
 from newswatch.store import Store
+from newswatch.store.provenance import digest_line, story_timeline
 from newswatch.store.verdicts import effective_flags_sql
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "Evidence",
     "MessageResult",
     "Period",
+    "Provenance",
     "SmtpSettings",
     "build_message",
     "chart_counts",
@@ -71,6 +73,7 @@ __all__ = [
     "send_digest",
     "send_due_digests",
     "smtp_password",
+    "with_provenance",
 ]
 
 LEASE = timedelta(minutes=15)  # a run that died holding the lease blocks its digest this long
@@ -111,6 +114,22 @@ class DigestItem:
     article_ids: tuple[str, ...]  # every pending article of the story (marked delivered together)
     also_reported_by: tuple[str, ...] = ()  # other outlets with the story
     first_sent_at: datetime | None = None  # a follow-up of a story already sent
+    provenance: Provenance | None = None  # where the story comes from (with_provenance)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a story comes from, from its timeline (``story_timeline``) and attributions:
+    the first report, the outlets and languages that carried it after, and the sources
+    its allegations are attributed to (ids; the digest shows display names)."""
+
+    first_outlet: str
+    first_time: datetime | None  # naive UTC
+    order_confidence: float  # 1.0: published times say so; lower: missing or equal times
+    later_outlets: int  # outlets other than the first that carried the story since
+    later_languages: tuple[str, ...]
+    independent_reports: int  # roots of the derivation tree, the first report included
+    attributed_to: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +294,44 @@ def pending_items(
             )
         )
     return items
+
+
+def with_provenance(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[DigestItem],
+    cache: dict[str, Provenance | None] | None = None,
+) -> list[DigestItem]:
+    """``items`` with their story's provenance (first report, spread, attributions); an
+    item whose story has no timeline (a store from before provenance) keeps None. ``cache``
+    (story id → provenance) spares the queries for a story shown to several recipients."""
+    cache = {} if cache is None else cache
+    out = []
+    for it in items:
+        if it.story_id not in cache:
+            cache[it.story_id] = _provenance(con, it.story_id)
+        out.append(replace(it, provenance=cache[it.story_id]))
+    return out
+
+
+def _provenance(con: duckdb.DuckDBPyConnection, story_id: str) -> Provenance | None:
+    try:
+        line = digest_line(con, story_id)
+    except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
+        return None
+    if line is None:
+        return None
+    _, rows = story_timeline(con, story_id)  # first report first: (story, article, outlet, …)
+    later = rows[1:]
+    first = line["first_outlet"]
+    return Provenance(
+        first_outlet=first,
+        first_time=line["first_time"],
+        order_confidence=float(line["order_confidence"] or 0.0),
+        later_outlets=len({r[2] for r in later if r[2] != first}),
+        later_languages=tuple(sorted({r[3] for r in later if r[3]})),
+        independent_reports=int(line["independent_reports"]),
+        attributed_to=tuple(line["attributed_to"]),
+    )
 
 
 def _evidence(
@@ -479,10 +536,11 @@ def send_digest(
         plan: list[tuple[str, list[DigestItem], Period]] = []
         with store.reader() as con:
             since = _prev_tick(digest, now) if digest.schedule else now
+            known: dict[str, Provenance | None] = {}
             for r in digest.recipients:
                 items = pending_items(con, digest, r, now=now)
                 pending_left = max(pending_left, len(items) - digest.max_items)
-                items = items[: digest.max_items]
+                items = with_provenance(con, items[: digest.max_items], known)
                 if items or (digest.send_empty and not _got_message_since(con, digest, r, since)):
                     plan.append((r, items, _period(con, digest, [r], now)))
             chart = chart_counts(con, digest, now=now) if any(i for _, i, _ in plan) else None
@@ -490,7 +548,7 @@ def send_digest(
         if not plan:
             status = DigestStatus.OK
             return DigestResult(digest.name, DigestStatus.EMPTY)
-        png = render_chart(*chart, title=None) if chart else None
+        png = render_chart(*chart, labels=labels) if chart else None
         conn = SmtpConnection(smtp, smtp_password(smtp))
         try:
             conn.open()
@@ -588,9 +646,11 @@ def _preview(
         if to_file is not None:
             items = pending_items(con, digest, None, now=now)
             left = max(0, len(items) - digest.max_items)
-            items = items[: digest.max_items]
+            items = with_provenance(con, items[: digest.max_items])
             period = _period(con, digest, digest.recipients, now)
-            png = render_chart(*chart_counts(con, digest, now=now)) if items else None
+            png = (
+                render_chart(*chart_counts(con, digest, now=now), labels=labels) if items else None
+            )
             msg = build_message(
                 items,
                 digest,

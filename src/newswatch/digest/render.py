@@ -4,7 +4,8 @@
      ├── text/plain                       the whole digest, readable as is
      └── multipart/related
           ├── text/html                   inline CSS, tables, no external resource
-          └── image/png (Content-ID)      daily flagged articles, last 30 days
+          └── image/png (Content-ID)      flagged articles per day and actor, last 30 days
+                                           (small multiples, :mod:`newswatch.digest.chart`)
 
 Everything that came from a web page (headline, outlet, sentence, URL) is escaped here and
 only here: a headline ``<script>…`` arrives as text. Links are kept only for http(s) URLs.
@@ -13,7 +14,6 @@ only here: a headline ``<script>…`` arrives as text. Links are kept only for h
 from __future__ import annotations
 
 import html
-import io
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -22,10 +22,22 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any, cast
 
+from newswatch.digest.chart import INK, LINE, MUTED
+
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from newswatch.digest.deliver import DigestItem, DigestSettings, Evidence, Period, SmtpSettings
 
-__all__ = ["build_message", "entity_label", "render_chart", "render_html", "render_text"]
+__all__ = [
+    "build_message",
+    "chart_figure",
+    "entity_label",
+    "provenance_text",
+    "render_chart",
+    "render_html",
+    "render_text",
+]
 
 _WS = re.compile(r"\s+")
 # control characters, and the bidirectional embeddings, overrides, isolates and marks a
@@ -34,12 +46,12 @@ _WS = re.compile(r"\s+")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MAX_SENTENCE = 360
 
-# palette (also used by the chart)
-_INK, _MUTED, _LINE, _BG = "#1f2933", "#616e7c", "#e4e7eb", "#f5f7fa"
+# palette (the chart's ink, muted text and rules too)
+_INK, _MUTED, _LINE = INK, MUTED, LINE
+_BG = "#f5f7fa"
 _ACTOR = ("#e3ecfb", "#1d3f8a")
 _ALLEGATION = ("#fdebe7", "#8a2a12")
 _MARK = "#ffe27a"
-_SERIES = ["#1d3f8a", "#c2410c", "#047857", "#7c3aed", "#b91c1c", "#0e7490", "#a16207"]
 _FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 
 
@@ -119,7 +131,57 @@ def _outlets(item: DigestItem) -> str:
     return f"also reported by {n} outlet{'s' if n != 1 else ''}: {names}{more}"
 
 
+def provenance_text(item: DigestItem, tz: Any, labels: dict[str, str] | None = None) -> str:
+    """ "first reported by X on D; since then N outlets in K languages; attributed to …"
+    ("" when the story has no timeline). Outlet and source names are data: the caller
+    escapes them for HTML."""
+    p = item.provenance
+    if p is None:
+        return ""
+    when = _local(p.first_time, tz, "%d %b %Y")
+    parts = [f"first reported by {_clean(p.first_outlet)} on {when}"]
+    if p.order_confidence < 1.0:
+        parts[0] += " (order uncertain: publication times missing or equal)"
+    if p.later_outlets:
+        langs = len(p.later_languages)
+        parts.append(
+            f"since then {p.later_outlets} outlet{'s' if p.later_outlets != 1 else ''} "
+            f"in {langs} language{'s' if langs != 1 else ''}"
+            + (f" ({', '.join(p.later_languages)})" if p.later_languages else "")
+        )
+    else:
+        parts.append("no other outlet since")
+    if p.independent_reports > 1:
+        n = p.independent_reports - 1
+        parts.append(f"{n} later independent report{'s' if n != 1 else ''}")
+    if p.attributed_to:
+        parts.append(
+            "attributed to " + ", ".join(_clean(entity_label(a, labels)) for a in p.attributed_to)
+        )
+    return "; ".join(parts)
+
+
 # -- chart ---------------------------------------------------------------------------------
+def chart_figure(
+    dates: Sequence[Any],
+    series: dict[str, list[int]],
+    *,
+    title: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Figure:
+    """The digest's chart: one small multiple per actor (display names), daily counts."""
+    from newswatch.digest.chart import Panel, small_multiples
+
+    panels = [Panel(entity_label(k, labels), tuple(v)) for k, v in series.items()]
+    return small_multiples(
+        list(dates),
+        panels,
+        unit="flagged articles per day",
+        title=title,
+        empty="no flagged articles in the last 30 days",
+    )
+
+
 def render_chart(
     dates: Sequence[Any],
     series: dict[str, list[int]],
@@ -127,68 +189,10 @@ def render_chart(
     title: str | None = None,
     labels: dict[str, str] | None = None,
 ) -> bytes:
-    """A small PNG (900×270 px, shown at 600 px) of daily counts, one line per actor."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter, DayLocator
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    """The digest's chart as PNG (900 px wide, shown at 600 px)."""
+    from newswatch.digest.chart import png_bytes
 
-    fig = Figure(figsize=(6.0, 1.8), dpi=150)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    xs = list(dates)
-    if not series:
-        ax.text(
-            0.5,
-            0.5,
-            "no flagged articles in the last 30 days",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            fontsize=8,
-            color=_MUTED,
-        )
-    for i, (actor, ys) in enumerate(series.items()):
-        ax.plot(
-            xs,
-            ys,
-            color=_SERIES[i % len(_SERIES)],
-            linewidth=1.4,
-            marker="o",
-            markersize=2,
-            label=f"{entity_label(actor, labels)} ({sum(ys)})",
-        )
-    ax.set_ylim(bottom=0)
-    top = max((max(ys) for ys in series.values()), default=0)
-    ax.set_ylim(0, max(top * 1.15, 1))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.xaxis.set_major_locator(DayLocator(interval=7))
-    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
-    if xs:
-        ax.set_xlim(xs[0], xs[-1])
-    ax.tick_params(labelsize=7, colors=_MUTED, length=2)
-    ax.grid(axis="y", color=_LINE, linewidth=0.6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color(_LINE)
-    if series:  # above the plot, so it never hides a line
-        ax.legend(
-            fontsize=7,
-            frameon=False,
-            loc="lower left",
-            bbox_to_anchor=(0.0, 1.0),
-            ncol=min(len(series), 5),
-            handlelength=1.2,
-            columnspacing=1.2,
-            borderaxespad=0.2,
-        )
-    if title:
-        ax.set_title(title, fontsize=8, color=_INK, loc="right")
-    fig.tight_layout(pad=0.4)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png_bytes(chart_figure(dates, series, title=title, labels=labels))
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -242,6 +246,13 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
             f'<div style="font-size:12px;color:{_ALLEGATION[1]};margin-bottom:2px;">Follow-up: this story '
             f"was first sent on {_e(_local(it.first_sent_at, tz, '%d %b %Y'))}</div>"
         )
+    origin = provenance_text(it, tz, labels)
+    origin_html = (
+        f'<div style="font-size:12px;color:{_INK};margin-top:4px;">'
+        f"{_e(origin[0].upper() + origin[1:])}</div>"
+        if origin
+        else ""
+    )
     also = _outlets(it)
     also_html = (
         f'<div style="font-size:12px;color:{_MUTED};margin-top:4px;">{_e(also)}</div>'
@@ -256,7 +267,7 @@ def _item_html(n: int, it: DigestItem, tz: Any, labels: dict[str, str] | None) -
     <span style="color:{_MUTED};font-size:13px;">{n}.</span> {head}</div>
   <div style="font-size:12px;color:{_MUTED};margin:2px 0 6px 0;">{meta} · score {it.score:.1f}</div>
   <div>{chips}</div>
-  {evidence}{also_html}
+  {evidence}{origin_html}{also_html}
 </td></tr>"""
 
 
@@ -408,6 +419,8 @@ def render_text(
         for ev in it.evidence:
             text = "".join(f"*{t}*" if m else t for t, m in _segments(ev))
             lines.append(f'   Evidence{" (headline)" if ev.field == "title" else ""}: "{text}"')
+        if origin := provenance_text(it, tz, labels):
+            lines.append(f"   {origin[0].upper()}{origin[1:]}")
         if also := _outlets(it):
             lines.append(f"   {also[0].upper()}{also[1:]}")
     if pending_left:
