@@ -187,3 +187,82 @@ def test_eval_shows_undefined_scores_as_na(eval_set):
     assert d["languages"]["de"]["actors"]["precision"] == 1.0
     # an allegation expected once and found: defined
     assert d["allegations"]["arms_transfer"]["recall"] in (0.0, 1.0)
+
+
+def _leaf_commands():
+    import typer
+
+    out = {}
+
+    def walk(cmd, path):
+        if getattr(cmd, "commands", None):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{path} {name}")
+        else:
+            out[path] = cmd
+
+    walk(typer.main.get_command(app), "newswatch")
+    return out
+
+
+# where -f names something other than what is printed: the files export writes, the YAML
+# snippet suggest writes, and flag (a table on a terminal, JSON when piped)
+_OTHER_DEFAULTS = {"newswatch export", "newswatch watchlist suggest", "newswatch flag"}
+
+
+def test_one_option_set_everywhere():
+    from newswatch.cli.common import ConfigOpt, DbOpt
+
+    seen_format = 0
+    for name, cmd in _leaf_commands().items():
+        for p in cmd.params:
+            assert "--json" not in p.opts, f"{name} has --json: use -f json"
+            if "--config" in p.opts:
+                assert p.opts == ["--config", "-c"] and p.help == ConfigOpt.help, name
+            if "--db" in p.opts and name != "newswatch demo":  # demo's --db is what it writes
+                assert p.help == DbOpt.help, name
+            if "--format" in p.opts:
+                seen_format += 1
+                assert "-f" in p.opts, name
+                choices = p.help.split("Output format: ")[1].split(" (")[0].rstrip(".")
+                assert set(choices.split(", ")) <= {
+                    "table",
+                    "text",
+                    "csv",
+                    "json",
+                    "jsonl",
+                    "parquet",
+                    "yaml",
+                }, (name, p.help)
+                if name not in _OTHER_DEFAULTS:
+                    assert p.default in ("table", "text"), (name, p.default)
+                    assert "json" in choices, name
+    assert seen_format >= 15
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "-f", "yaml"],
+        ["status", "-f", "csv"],
+        ["digest", "-f", "csv"],
+        ["reflag", "-f", "csv"],
+        ["eval", "-f", "csv", "tests/eval"],
+        ["watchlist", "check", "-f", "csv"],
+        ["lake", "maintain", "-f", "csv"],
+        ["story", "-f", "xml", "x"],
+    ],
+)
+def test_an_unknown_format_is_one_usage_error(args, tmp_path):
+    r = runner.invoke(app, [*args[:1], *args[1:]], catch_exceptions=False)
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(
+        f"Error: unknown --format {args[args.index('-f') + 1]!r}; choose one of "
+    )
+
+
+def test_table_is_text_where_a_command_prints_a_summary(tmp_path):
+    r = runner.invoke(app, ["watchlist", "check", "-c", "config", "-f", "table"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip().endswith(": OK") or "warning(s)" in r.stdout

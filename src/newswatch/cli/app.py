@@ -154,6 +154,7 @@ for _group in (
 ):
     _group.register(app)
 provenance.register(app)  # story, claim
+sql.register_export(app)  # after trends: this export replaces the one trends.py registers
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "MISSING_DB_HINT",
+    "SUMMARY",
     "ConfigOpt",
     "DbOpt",
     "FormatOpt",
@@ -44,6 +45,9 @@ __all__ = [
 err_console = Console(stderr=True, highlight=False)
 
 FORMATS = ("table", "csv", "json", "jsonl")
+# what a command that prints a summary (not rows) offers: text for people (``table`` is
+# taken as the same), JSON for scripts
+SUMMARY = ("text", "json")
 
 ConfigOpt = typer.Option(
     None,
@@ -63,13 +67,24 @@ DbOpt = typer.Option(
 
 
 def FormatOpt(
-    default: str = "table", formats: tuple[str, ...] = FORMATS
+    default: str | None = "table", formats: tuple[str, ...] = FORMATS, *, note: str = ""
 ) -> Any:  # typer's OptionInfo, used as a parameter default
-    """``-f/--format`` with the same vocabulary on every command that prints rows."""
-    return typer.Option(default, "--format", "-f", help=f"Output format: {', '.join(formats)}.")
+    """``-f/--format`` with the same vocabulary on every command that prints rows (table,
+    csv, json, jsonl) or a summary (text, json)."""
+    return typer.Option(
+        default,
+        "--format",
+        "-f",
+        help=f"Output format: {', '.join(formats)}{note}.",
+        show_default=default is not None,
+    )
 
 
 def check_format(fmt: str, formats: tuple[str, ...] = FORMATS) -> str:
+    """``fmt`` if ``formats`` has it (``table`` stands for ``text`` where a command prints
+    a summary); a UsageError naming the choices otherwise."""
+    if fmt == "table" and "text" in formats:
+        return "text"
     if fmt not in formats:
         raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(formats)}")
     return fmt

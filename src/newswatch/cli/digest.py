@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from newswatch.cli.common import ConfigOpt, DbOpt, err_console, errors_to_exit, safe_text
+from newswatch.cli.common import (
+    SUMMARY,
+    ConfigOpt,
+    DbOpt,
+    FormatOpt,
+    check_format,
+    err_console,
+    errors_to_exit,
+    safe_text,
+)
 from newswatch.digest.deliver import (
     DigestResult,
     DigestsConfig,
@@ -95,14 +104,13 @@ def digest_command(
         "--to-file",
         help="Write the message to this .eml file instead of sending it (marks nothing delivered).",
     ),
-    fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     from newswatch.settings import DigestSettings, default_config_dir
     from newswatch.store import Store
 
     with errors_to_exit():
-        if fmt not in ("text", "json"):
-            raise UsageError(f"unknown --format {fmt!r}; choose text or json")
+        fmt = check_format(fmt, SUMMARY)
         cdir = config if config is not None else default_config_dir()
         if not cdir.is_dir():
             raise ConfigError("configuration directory not found", file=str(cdir))

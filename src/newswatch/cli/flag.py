@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ from rich.table import Table
 from newswatch.cli.common import (
     ConfigOpt,
     DbOpt,
+    FormatOpt,
+    check_format,
     err_console,
     errors_to_exit,
     fail,
@@ -76,20 +77,8 @@ Examples:
 """
 
 
-class FlagFormat(StrEnum):
-    json = "json"
-    jsonl = "jsonl"
-    table = "table"
-
-
-class EvalFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-_CONFIG_HELP = (
-    "Configuration folder holding watchlist.yaml (default: $NEWSWATCH_CONFIG, else ./config)."
-)
+EVAL_FORMATS = ("table", "json")
+REFLAG_FORMATS = ("table", "json")
 
 
 def _matcher(config: Path | None) -> Matcher:
@@ -195,8 +184,10 @@ def flag_command(
     paths: list[str] | None = typer.Argument(
         None, metavar="PATH...", help="Text or HTML files; - for stdin.", show_default=False
     ),
-    config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
-    fmt: FlagFormat = typer.Option(FlagFormat.json, "--format", "-f", help="Output format."),
+    config: Path | None = ConfigOpt,
+    fmt: str | None = FormatOpt(
+        None, note=" (default: table on a terminal, json when piped or redirected)"
+    ),
     explain_rules: bool = typer.Option(
         False,
         "--explain",
@@ -210,6 +201,10 @@ def flag_command(
             hint='newswatch flag article.html, or: echo "North Korea and Hamas" | newswatch flag -',
             code=2,
         )
+    if fmt is None:
+        fmt = "table" if sys.stdout.isatty() else "json"
+    with errors_to_exit():
+        fmt = check_format(fmt)
     matcher = _matcher(config)
     results = []
     skipped = 0
@@ -234,11 +229,11 @@ def flag_command(
             d["explain"] = [e.as_dict() for e in exps]
             d["_explain_text"] = format_explanations(exps)
         results.append(d)
-    if fmt is FlagFormat.json:
+    if fmt == "json":
         clean = [{k: v for k, v in d.items() if not k.startswith("_")} for d in results]
         out: Any = clean[0] if len(paths) == 1 and clean else clean
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-    elif fmt is FlagFormat.jsonl:
+    elif fmt == "jsonl":
         for d in results:
             typer.echo(
                 json.dumps(
@@ -246,8 +241,8 @@ def flag_command(
                 )
             )
     else:
-        _flag_table(results)
-        for d in results:
+        _flag_table(results, fmt)
+        for d in results if fmt == "table" else ():
             if explain_rules:
                 typer.echo(f"\n{safe_text(d['path'])}:")
                 typer.echo(d["_explain_text"])
@@ -259,7 +254,7 @@ class BinaryInput(Exception):
     """The input is not text (a database, an image, an archive …)."""
 
 
-def _flag_table(results: list[dict[str, Any]]) -> None:
+def _flag_table(results: list[dict[str, Any]], fmt: str) -> None:
     from newswatch.cli.output import write_rows
 
     rows = []
@@ -268,20 +263,18 @@ def _flag_table(results: list[dict[str, Any]]) -> None:
             rows.append((d["path"], "", "(nothing flagged)", "", ""))
         for m in d["mentions"]:
             rows.append((d["path"], m["kind"], m["id"], m["matched_text"], m["sentence"]))
-    write_rows(
-        ["path", "kind", "id", "matched", "sentence"], rows, "table", sys.stdout, max_width=120
-    )
+    write_rows(["path", "kind", "id", "matched", "sentence"], rows, fmt, sys.stdout, max_width=120)
 
 
 def eval_command(
     path: Path | None = typer.Argument(
         None, help="Labelled JSONL file, or a folder of them.", show_default=False
     ),
-    config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    config: Path | None = ConfigOpt,
     thresholds: Path | None = typer.Option(
         None, "--thresholds", "-t", help="Thresholds YAML (default: thresholds.yaml beside PATH)."
     ),
-    fmt: EvalFormat = typer.Option(EvalFormat.table, "--format", "-f", help="Output format."),
+    fmt: str = FormatOpt("table", EVAL_FORMATS),
     from_verdicts: Path | None = typer.Option(
         None,
         "--from-verdicts",
@@ -291,6 +284,8 @@ def eval_command(
     ),
     db: str | None = DbOpt,
 ) -> None:
+    with errors_to_exit():
+        fmt = check_format(fmt, EVAL_FORMATS)
     matcher = _matcher(config)
     if from_verdicts is not None:
         path = _write_verdicts(from_verdicts, config, db, matcher)
@@ -312,7 +307,7 @@ def eval_command(
             "(give one with --thresholds, or put thresholds.yaml beside PATH).",
             markup=False,
         )
-    if fmt is EvalFormat.json:
+    if fmt == "json":
         d = _undefined_as_null(report.as_dict())
         d["below_thresholds"] = failures
         typer.echo(json.dumps(d, ensure_ascii=False, indent=2))
@@ -407,7 +402,7 @@ def reflag(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what the watchlist edit would change; write nothing."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = FormatOpt("table", REFLAG_FORMATS),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run the watchlist again over stored articles, after editing it.
@@ -431,8 +426,7 @@ def reflag(
     from newswatch.store import Store
 
     with errors_to_exit():
-        if fmt not in ("table", "json"):
-            raise UsageError(f"unknown --format {fmt!r}; choose table or json")
+        fmt = check_format(fmt, REFLAG_FORMATS)
         config = load_checked(config_dir, db)
         day = None
         if since:

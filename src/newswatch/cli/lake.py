@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from newswatch.cli.common import ConfigOpt, errors_to_exit
+from newswatch.cli.common import SUMMARY, ConfigOpt, DbOpt, FormatOpt, check_format, errors_to_exit
 from newswatch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,14 +24,6 @@ app = typer.Typer(
     name="lake",
     help="A DuckLake store: move a DuckDB file into it (migrate), keep it small (maintain).",
     no_args_is_help=True,
-)
-
-LakeDbOpt = typer.Option(
-    None,
-    "--db",
-    help="The DuckLake (ducklake:postgres:dbname=… host=…); default: $NEWSWATCH_DB or the "
-    "config's database:. Its data path: $NEWSWATCH_DATA_PATH.",
-    show_default=False,
 )
 
 
@@ -55,9 +47,9 @@ def migrate(
     source: Path = typer.Option(
         ..., "--from", help="The DuckDB file to copy (e.g. data/newswatch.duckdb).", exists=False
     ),
-    db: str | None = LakeDbOpt,
+    db: str | None = DbOpt,
     config_dir: Path | None = ConfigOpt,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Copy a newswatch DuckDB file into a new, empty DuckLake, every table once.
 
@@ -76,6 +68,7 @@ def migrate(
     from newswatch.store.migrate import copy_file_to_lake
 
     with errors_to_exit():
+        as_json = check_format(fmt, SUMMARY) == "json"
         store, settings = _lake(config_dir, db)
         report = copy_file_to_lake(
             source, store, stale_after=timedelta(seconds=settings.pipeline.lease_seconds)
@@ -96,7 +89,7 @@ def migrate(
 
 @app.command("maintain")
 def maintain(
-    db: str | None = LakeDbOpt,
+    db: str | None = DbOpt,
     config_dir: Path | None = ConfigOpt,
     force: bool = typer.Option(
         False, "--force", help="Run even while a pass is running (it is safe, only slower)."
@@ -107,7 +100,7 @@ def maintain(
         help="Also move rows inlined in the catalog to Parquet. Only with every newswatch "
         "process on the lake stopped (workers, serve, web): DuckLake 1.5.5 breaks the others.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Expire old snapshots, merge small files, delete files no longer needed.
 
@@ -130,6 +123,7 @@ def maintain(
     from newswatch.store.maintenance import maintain as run_maintenance
 
     with errors_to_exit():
+        as_json = check_format(fmt, SUMMARY) == "json"
         store, settings = _lake(config_dir, db)
         if not force:
             busy = live_passes(

@@ -38,8 +38,8 @@ def story(
     """
     from newswatch.store.provenance import story_timeline
 
-    check_format(fmt)
     with errors_to_exit():
+        check_format(fmt)
         store = current_store(db or default_db(config_dir))
         with store.reader() as con:
             cols, rows = story_timeline(con, story_id)
@@ -64,8 +64,8 @@ def claim(
     """
     from newswatch.store.provenance import claim_timeline, claims
 
-    check_format(fmt)
     with errors_to_exit():
+        check_format(fmt)
         store = current_store(db or default_db(config_dir))
         with store.reader() as con:
             found = claims(con) if claim_id == "all" else claim_timeline(con, claim_id)

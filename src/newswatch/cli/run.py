@@ -8,8 +8,11 @@ from pathlib import Path
 import typer
 
 from newswatch.cli.common import (
+    SUMMARY,
     ConfigOpt,
     DbOpt,
+    FormatOpt,
+    check_format,
     err_console,
     errors_to_exit,
     load_checked,
@@ -27,7 +30,7 @@ def run(
         "Default: on when PREFECT_API_URL is set.",
         show_default=False,
     ),
-    output: str = typer.Option("text", "--format", "-f", help="Summary format: text or json."),
+    output: str = FormatOpt("text", SUMMARY),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     due: bool = typer.Option(
         False, "--due", help="Poll only the feeds whose next poll is due (as scheduled runs do)."
@@ -49,6 +52,7 @@ def run(
     import json
 
     with errors_to_exit():
+        output = check_format(output, SUMMARY)
         config = load_checked(config_dir, db)
         use_prefect = prefect or bool(os.environ.get("PREFECT_API_URL"))
         if use_prefect:

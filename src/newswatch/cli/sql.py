@@ -1,4 +1,5 @@
-"""``newswatch sql``: read-only SQL against the database.
+"""``newswatch sql``: read-only SQL against the database; ``newswatch export``: the public
+tables as files, written as ``sql`` prints them (one CSV dialect, one JSON form).
 
 Read-only means three things here:
 
@@ -35,10 +36,20 @@ from newswatch.cli.common import (
     default_db,
     err_console,
     errors_to_exit,
+    safe_text,
 )
 from newswatch.errors import StoreError, UsageError
 
-__all__ = ["READ_TYPES", "WRITER_GRACE_SECONDS", "check_read_only", "register", "sql"]
+__all__ = [
+    "PUBLIC_TABLES",
+    "READ_TYPES",
+    "WRITER_GRACE_SECONDS",
+    "check_read_only",
+    "export_command",
+    "register",
+    "register_export",
+    "sql",
+]
 
 # statement types that only read (DuckDB's StatementType names)
 READ_TYPES = {"SELECT", "RELATION"}
@@ -238,5 +249,150 @@ def _load_search(con: Any) -> None:
         pass
 
 
+# -- newswatch export ------------------------------------------------------------------------
+# The public tables and views (README, "Public SQL"), in that order, each with the rows
+# --since keeps: those of a time column, or those of the articles fetched since then; the
+# tables with neither (the configured feeds, the leases) are written whole.
+_RECENT_ARTICLES = "article_id IN (SELECT article_id FROM articles WHERE fetched_at >= ?)"
+PUBLIC_TABLES: dict[str, str | None] = {
+    "articles": "fetched_at >= ?",
+    "mentions": _RECENT_ARTICLES,
+    "flags": _RECENT_ARTICLES,
+    "sources": None,
+    "source_health": None,
+    "article_urls": _RECENT_ARTICLES,
+    "runs": "started_at >= ?",
+    "problems": "occurred_at >= ?",
+    "digest_deliveries": "delivered_at >= ?",
+    "digest_messages": "sent_at >= ?",
+    "digest_runs": "started_at >= ?",
+    "feed_leases": None,
+    "attributions": _RECENT_ARTICLES,
+    "story_derivations": _RECENT_ARTICLES,
+    "story_timeline": _RECENT_ARTICLES.replace("article_id IN", "article IN", 1),
+    "verdicts": "decided_at >= ?",
+    "latest_verdicts": "decided_at >= ?",
+    "stories": "last_seen >= ?",
+    "daily_trends": "day >= ?",
+    "cooccurrence": "day >= ?",
+    "spikes": "day >= ?",
+}
+EXPORT_FORMATS = ("parquet", "csv", "json", "jsonl")
+
+
+def export_command(
+    directory: Path = typer.Argument(
+        ..., help="Folder to write the files into (created if missing).", show_default=False
+    ),
+    fmt: str = FormatOpt("parquet", EXPORT_FORMATS, note=" (csv, json, jsonl: as sql prints them)"),
+    tables: list[str] | None = typer.Option(
+        None, "--table", "-t", help="Only this table (repeatable; default: every public one)."
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Only rows from this day on (YYYY-MM-DD, UTC): articles fetched since then and "
+        "what belongs to them, runs, problems, deliveries, verdicts, days of the trend views.",
+        show_default=False,
+    ),
+    config_dir: Path | None = ConfigOpt,
+    db: str | None = DbOpt,
+) -> None:
+    """Write the public tables to DIR/<name>.parquet (or .csv, .json, .jsonl), for BI tools.
+
+    Every table and view of README's "Public SQL": articles, mentions, flags, sources,
+    source_health, article_urls, runs, problems, the digest tables, feed_leases,
+    attributions, story_derivations, story_timeline, verdicts, latest_verdicts, stories,
+    daily_trends, cooccurrence, spikes (those the database has). Timestamps are UTC: in
+    Parquet as timestamps with time zone, in CSV and JSON with +00:00. CSV, JSON and JSONL
+    are written exactly as newswatch sql prints them (lists as JSON arrays, NULL as empty).
+    Prints each file written, with its row count.
+
+    [bold]Examples[/bold]
+
+      newswatch export exports/
+      newswatch export -f csv --table flags --table articles --since 2026-11-01 /tmp/nw
+      newswatch export -f jsonl --since 2026-11-20 out/ && wc -l out/*.jsonl
+    """
+    from datetime import date, datetime
+
+    with errors_to_exit():
+        check_format(fmt, EXPORT_FORMATS)
+        start = None
+        if since is not None:
+            try:
+                start = datetime.combine(date.fromisoformat(since), datetime.min.time())
+            except ValueError:
+                raise UsageError(
+                    f"--since {since!r} is not a date", hint="use YYYY-MM-DD"
+                ) from None
+        unknown = [t for t in tables or () if t not in PUBLIC_TABLES]
+        if unknown:
+            raise UsageError(
+                f"--table {unknown[0]!r} is not a public table",
+                hint=f"choose from {', '.join(PUBLIC_TABLES)}",
+            )
+        store = current_store(db or default_db(config_dir))
+        with store.reader() as con:
+            present = _relations(con)
+            wanted = list(dict.fromkeys(tables)) if tables else list(PUBLIC_TABLES)
+            missing = [t for t in wanted if t not in present]
+            if tables and missing:
+                raise StoreError(f"{store.display} has no table {missing[0]!r} (an older schema?)")
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"{directory}: cannot create the folder: {e.strerror or e}"
+                ) from None
+            for name in (t for t in wanted if t in present):
+                target = directory / f"{name}.{fmt}"
+                try:
+                    n = _export_one(con, name, target, fmt, start)
+                except OSError as e:
+                    raise StoreError(f"{target}: cannot write: {e.strerror or e}") from None
+                typer.echo(f"{safe_text(target)}\t{n}")
+
+
+def _relations(con: Any) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+        " AND table_schema = current_schema()"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _export_one(con: Any, name: str, target: Path, fmt: str, start: Any) -> int:
+    """Write one table; the number of rows written."""
+    from newswatch.cli.output import write_rows
+
+    where = PUBLIC_TABLES[name]
+    params = [start] if start is not None and where else []
+    filt = f" WHERE {where}" if params else ""
+    if fmt != "parquet":
+        rel = con.execute(f"SELECT * FROM {name}{filt}", params)
+        columns = [d[0] for d in rel.description]
+        with target.open("w", encoding="utf-8", newline="") as out:
+            return write_rows(columns, _rows(rel), fmt, out)
+    # Parquet: every TIMESTAMP column as a timestamp with time zone (the values are UTC)
+    cols = con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
+    select = ", ".join(
+        f'timezone(\'UTC\', "{c[0]}") AS "{c[0]}"' if c[1] == "TIMESTAMP" else f'"{c[0]}"'
+        for c in cols
+    )
+    quoted = str(target).replace("'", "''")
+    con.execute(
+        f"COPY (SELECT {select} FROM {name}{filt}) TO '{quoted}' (FORMAT parquet, COMPRESSION zstd)",
+        params,
+    )
+    row = con.execute(f"SELECT count(*) FROM read_parquet('{quoted}')").fetchone()
+    return int(row[0]) if row else 0
+
+
 def register(app: typer.Typer) -> None:
     app.command("sql")(sql)
+
+
+def register_export(app: typer.Typer) -> None:
+    """``newswatch export`` (registered after ``trends``, whose module held it before)."""
+    app.command("export")(export_command)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from newswatch.cli.common import (
+    SUMMARY,
     ConfigOpt,
     DbOpt,
     FormatOpt,
@@ -45,7 +46,7 @@ def sources(
 def status(
     config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Last runs, feeds due and failing, digests pending, database size.
 
@@ -61,6 +62,7 @@ def status(
     from newswatch.settings import load_config
 
     with errors_to_exit():
+        fmt = check_format(fmt, SUMMARY)
         settings = None
         try:
             config = load_config(config_dir, db=db)

@@ -18,8 +18,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from newswatch.cli.common import ConfigOpt, DbOpt, errors_to_exit, fail
-from newswatch.errors import ConfigError, UsageError
+from newswatch.cli.common import SUMMARY, ConfigOpt, DbOpt, FormatOpt, check_format, errors_to_exit
 
 __all__ = ["register"]
 
@@ -30,6 +29,7 @@ watchlist_app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+SUGGEST_FORMATS = ("yaml", "json")
 FileOpt = typer.Option(
     None,
     "--watchlist",
@@ -66,7 +66,7 @@ def check(
     file: Path | None = FileArg,
     config_dir: Path | None = ConfigOpt,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Validate the watchlist without flagging anything.
 
@@ -83,6 +83,8 @@ def check(
     """
     from newswatch.flagging.check import check_watchlist
 
+    with errors_to_exit():
+        fmt = check_format(fmt, SUMMARY)
     path = _path(config_dir, file)
     problems = check_watchlist(path)
     if fmt == "json":
@@ -107,7 +109,7 @@ def check(
 def ids(
     config_dir: Path | None = ConfigOpt,
     file: Path | None = FileOpt,
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or jsonl."),
+    fmt: str = FormatOpt("table"),
 ) -> None:
     """Every actor and allegation id with its display name and languages.
 
@@ -116,13 +118,12 @@ def ids(
       newswatch watchlist ids
       newswatch watchlist ids -f csv > ids.csv
     """
-    from newswatch.cli.output import FORMATS, write_rows
+    from newswatch.cli.output import write_rows
     from newswatch.flagging.check import watchlist_ids
     from newswatch.flagging.watchlist import load_watchlist
 
     with errors_to_exit():
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        fmt = check_format(fmt)
         rows = watchlist_ids(load_watchlist(_path(config_dir, file)))
         cols = ["kind", "id", "name", "languages", "phrases"]
         write_rows(cols, [[getattr(r, c) for c in cols] for r in rows], fmt, sys.stdout)
@@ -138,7 +139,7 @@ def test(
     ),
     config_dir: Path | None = ConfigOpt,
     file: Path | None = FileOpt,
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Try one actor or allegation on a text: what matched, and what was missing.
 
@@ -156,6 +157,7 @@ def test(
     from newswatch.flagging.matcher import Matcher
 
     with errors_to_exit():
+        fmt = check_format(fmt, SUMMARY)
         body = sys.stdin.read() if text == "-" else text
         lang = language
         if lang is None:
@@ -195,7 +197,7 @@ def suggest(
         2, "--min-articles", help="Only candidates seen in at least this many articles."
     ),
     output: Path | None = OutputOpt,
-    fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json."),
+    fmt: str = FormatOpt("yaml", SUGGEST_FORMATS),
 ) -> None:
     """Mine stored articles for likely variants of tracked names, for review.
 
@@ -215,22 +217,17 @@ def suggest(
     from newswatch.flagging.watchlist import load_watchlist
     from newswatch.reports.watchlist_suggest import watchlist_suggest
 
-    if fmt not in ("yaml", "json"):
-        fail(f"unknown --format {fmt!r}; choose yaml or json", code=2)
     with errors_to_exit():
+        fmt = check_format(fmt, SUGGEST_FORMATS)
         path = _path(config_dir, file)
         if actor is not None:
             require_ids(load_watchlist(path), actors=[actor], option="--actor")
-        target = db
-        if target is None:
-            from newswatch.settings import load_config
-
-            try:
-                target = load_config(config_dir).db
-            except ConfigError:
-                target = default_db(config_dir)
         found, snippet = watchlist_suggest(
-            current_store(target), path, actor=actor, limit=limit, min_articles=min_articles
+            current_store(db or default_db(config_dir)),
+            path,
+            actor=actor,
+            limit=limit,
+            min_articles=min_articles,
         )
     text = (
         json.dumps([s.as_dict() for s in found], ensure_ascii=False, indent=2) + "\n"
