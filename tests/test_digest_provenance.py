@@ -41,7 +41,7 @@ def flagger():
     return matcher, Attributor(matcher.watchlist)
 
 
-def record(flagger, aid, source, text, *, hours_ago, language="en") -> ArticleRecord:
+def record(flagger, aid, source, text, *, hours_ago, language="en", title=None) -> ArticleRecord:
     matcher, attributor = flagger
     flag = matcher.match(text, title=None, language=language)
     published = NOW - dt.timedelta(hours=hours_ago)
@@ -50,7 +50,7 @@ def record(flagger, aid, source, text, *, hours_ago, language="en") -> ArticleRe
         url=f"https://{aid}.example/news",
         canonical_url=f"https://{aid}.example/news",
         source=source,
-        title=f"Tunnel parts report ({aid})",
+        title=title or f"Tunnel parts report ({aid})",
         author=None,
         published_at=published,
         fetched_at=published + dt.timedelta(minutes=5),
