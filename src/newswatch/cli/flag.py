@@ -45,7 +45,7 @@ from newswatch.ingest.language import detect_language
 from newswatch.models import FlagResult
 from newswatch.settings import default_config_dir
 
-__all__ = ["read_input", "register", "result_as_dict"]
+__all__ = ["read_input", "register", "result_as_dict", "shipped_eval_dir"]
 
 FLAG_HELP = """Flag files with the watchlist, without storing anything.
 
@@ -65,12 +65,14 @@ Examples:
 EVAL_HELP = """Measure the watchlist on a labelled set: precision, recall and F1.
 
 PATH is a JSONL file of labelled passages, or a folder of them (each line: id, language,
-title, text, actors, allegations, note). Prints scores per actor, per allegation, per
-language and micro-averaged. Exits 1 if a score is below the thresholds file (default:
-thresholds.yaml in PATH's folder).
+title, text, actors, allegations, note); without PATH, the team's labelled set that
+newswatch ships (tests/eval/ in the repository). Prints scores per actor, per allegation,
+per language and micro-averaged; n/a where nothing was expected or found. Exits 1 if a
+score is below the thresholds file (default: thresholds.yaml in PATH's folder).
 
 \b
 Examples:
+  newswatch eval                          # the shipped set, with its thresholds
   newswatch eval tests/eval
   newswatch eval --format json tests/eval > scores.json
   newswatch eval --thresholds strict.yaml tests/eval/en.jsonl
@@ -290,7 +292,8 @@ def eval_command(
     if from_verdicts is not None:
         path = _write_verdicts(from_verdicts, config, db, matcher)
     if path is None:
-        fail("give a labelled set (PATH) or --from-verdicts PATH", code=2)
+        path = shipped_eval_dir()
+        err_console.print(f"(no PATH: the team's labelled set, {path})", markup=False)
     try:
         report = evaluate(path, matcher)
         if thresholds is None:
@@ -317,6 +320,20 @@ def eval_command(
             typer.echo(f"below threshold: {line}", err=True)
     if failures:
         raise typer.Exit(1)
+
+
+def shipped_eval_dir() -> Path:
+    """The team's labelled set, as shipped: inside the installed package (the wheel maps
+    tests/eval/ to newswatch/default_eval/), else the repository's tests/eval/."""
+    here = Path(__file__).resolve().parent.parent  # src/newswatch, or site-packages/newswatch
+    for cand in (here / "default_eval", here.parent.parent / "tests" / "eval"):
+        if (cand / "thresholds.yaml").is_file():
+            return cand
+    fail(
+        "this installation has no labelled set (newswatch/default_eval is missing)",
+        hint="give one: newswatch eval PATH (JSONL, or a folder of them)",
+        code=2,
+    )
 
 
 def _write_verdicts(out: Path, config: Path | None, db: str | None, matcher: Matcher) -> Path:
