@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,89 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> str:
+def demo_run(tmp_path_factory):
     db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "Flagged articles" in result.output
     assert "newswatch sql --db" in result.output
-    return str(db)
+    return db, result.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_db(demo_run) -> str:
+    return str(demo_run[0])
+
+
+def printed_commands(output: str) -> list[list[str]]:
+    """The commands the demo printed, as argument lists after ``uv run newswatch``."""
+    lines = [x.strip() for x in output.splitlines() if x.strip().startswith("uv run newswatch ")]
+    return [shlex.split(x)[3:] for x in lines]
+
+
+def test_printed_commands_work_as_printed(demo_run):
+    """Every command the demo suggests runs as printed (run needs the sample site up, so it
+    is checked for its arguments only); the kept configuration is what sources reads."""
+    db, output = demo_run
+    cdir = db.with_name("demo-config")
+    assert (cdir / "sources.yaml").exists() and (cdir / "newswatch.yaml").exists()
+    commands = printed_commands(output)
+    kinds = [c[0] for c in commands]
+    assert kinds.count("sql") >= 4 and {"sources", "digest", "run", "web"} <= set(kinds)
+    for args in commands:
+        assert ["--db", str(db)] == args[args.index("--db") : args.index("--db") + 2], args
+        if args[0] in ("sql", "sources", "digest"):
+            r = runner.invoke(app, args)
+            assert r.exit_code == 0, (args, r.output)
+            if args[0] == "sources":
+                assert "Hanbit Ilbo" in r.stdout and "ok" in r.stdout
+            if args[0] == "digest":
+                assert "demo" in r.output  # the demo digest of the kept newswatch.yaml
+        else:
+            assert ["--config", str(cdir)] == args[1:3] or args[0] == "web", args
+
+
+def test_demo_prints_one_storys_timeline(demo_run):
+    _, output = demo_run
+    part = output.split("One story's timeline")[1].split("The claim across languages")[0]
+    assert "first report" in part and part.count("copy of The Tidewater Tribune") == 2
+    claim = output.split("The claim across languages")[1].split("The results are in")[0]
+    assert [lang for lang in ("en", "ko", "ar") if f" {lang} " in claim] == ["en", "ko", "ar"]
+
+
+def test_demo_json_has_the_story_timeline_and_the_claim(tmp_path):
+    from newswatch.demo import demo_manifest
+
+    db = tmp_path / "d.duckdb"
+    r = runner.invoke(app, ["demo", "--db", str(db), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["database"] == str(db) and doc["config"] == str(tmp_path / "d-config")
+    assert doc["summary"]["articles_new"] == len(demo_manifest()["articles"])
+    by_role = {
+        a["path"]: a["provenance"]["role"] for a in demo_manifest()["articles"] if "provenance" in a
+    }
+    tl = doc["story_timeline"]
+    first, verbatim, edited = tl
+    assert [r["outlet"] for r in tl] == [
+        "The Tidewater Tribune",
+        "The Northgate Herald",
+        "HaMigdalor",
+    ]
+    assert first["derived_from"] is None and first["order_confidence"] == 1.0
+    assert verbatim["derived_from"] == first["article"] and verbatim["adds_reporting"] is False
+    assert verbatim["overlap"] == 1.0
+    assert edited["derived_from"] == first["article"] and edited["adds_reporting"] is True
+    assert sorted(by_role.values()).count("translation") == 2
+    spread = doc["claim_timeline"]
+    assert [(c["language"], c["first_in_language"]) for c in spread] == [
+        ("en", True),
+        ("ko", True),
+        ("ar", True),
+    ]
+    assert "alma_center" in spread[0]["attributed_to"] and "rfa" in spread[0]["attributed_to"]
+    assert all(c["time"].endswith("+00:00") for c in spread)
+    assert any("-f json" in c for c in doc["commands"]["sql"])
 
 
 def sql(db: str, query: str):

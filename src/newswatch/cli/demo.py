@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 
-from newswatch.cli.common import (
-    err_console,
-    errors_to_exit,
-)
+from newswatch.cli.common import SUMMARY, FormatOpt, check_format, err_console, errors_to_exit
+from newswatch.cli.output import jsonable
 from newswatch.cli.run import print_summary, run_with_progress
+from newswatch.demo import demo_sources
+from newswatch.demo.localsite import LocalSite
 from newswatch.errors import UsageError
-from newswatch.settings import shipped_config_dir
+from newswatch.settings import Config, shipped_config_dir
+
+DEMO_SITE_PORT = 8765  # the sample site's port when free, so data/demo-config stays valid
 
 
 def demo(
@@ -32,70 +35,68 @@ def demo(
         help="Then keep the sample site and the workbench (newswatch web) running until Ctrl-C.",
     ),
     web_port: int = typer.Option(8080, "--web-port", help="The workbench's port with --web."),
+    fmt: str = FormatOpt("text", SUMMARY),
 ) -> None:
     """Run the whole pipeline against a bundled sample news site on 127.0.0.1.
 
-    Starts a small sample news web (a few outlets, about 30 articles in several languages,
-    written by the newswatch team), polls it into a fresh database, prints what was flagged
-    and shows how to query the result.
+    Starts a small sample news web (a few outlets, about 40 articles in several languages,
+    written by the newswatch team), polls it into a fresh database, prints what was flagged,
+    one story's timeline (its first report, the copies with their parent, where each
+    language picked the claim up) and commands to go on with. The configuration it used
+    stays beside the database (data/demo-config/), so run, digest and sources work on it.
 
-    [bold]Example[/bold]
+    [bold]Examples[/bold]
 
       newswatch demo && newswatch sql --db data/demo.duckdb "SELECT * FROM flags"
+      newswatch demo -f json        # the same, as one JSON object
+      newswatch demo --serve        # keep the sample site up for newswatch run
     """
-    import yaml
-
-    from newswatch.demo import demo_site, demo_sources
-    from newswatch.settings import load_config
-
+    fmt = check_format(fmt, SUMMARY)
     with errors_to_exit():
-        defaults = shipped_config_dir()
         dbp = Path(db)
+        cdir = dbp.with_name(dbp.stem + "-config")
         for p in (dbp, Path(str(dbp) + ".wal")):
             if p.exists():
                 p.unlink()
-        site = demo_site()
-        with site, tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
-            cdir = Path(tmp)
-            (cdir / "sources.yaml").write_text(
-                yaml.safe_dump(
-                    {"sources": demo_sources(site)}, allow_unicode=True, sort_keys=False
-                ),
-                encoding="utf-8",
-            )
-            shutil.copy(defaults / "watchlist.yaml", cdir / "watchlist.yaml")
-            (cdir / "newswatch.yaml").write_text(
-                yaml.safe_dump(
-                    {
-                        "database": str(dbp),
-                        "fetch": {
-                            # the sample site runs on this machine, so it must be allowed,
-                            # and politeness delays are not needed for it
-                            "allow_private_addresses": True,
-                            "unthrottled_hosts": ["127.0.0.1"],
-                        },
-                    }
-                ),
-                encoding="utf-8",
-            )
-            err_console.print(
-                f"Sample news site running at {site.base_url} ({len(demo_sources(site))} feeds)"
-            )
-            config = load_config(cdir)
-            summary = run_with_progress(config, quiet=False)
-            print_summary(summary.to_dict())
-            _print_demo_flags(str(dbp))
+        site = _start_site()
+        with site:
+            config = _write_demo_config(cdir, dbp, site)
+            if fmt == "text":
+                err_console.print(
+                    f"Sample news site running at {site.base_url} "
+                    f"({len(demo_sources(site))} feeds)",
+                    markup=False,
+                )
+            summary = run_with_progress(config, quiet=fmt == "json")
             eml = _write_demo_digest(config, dbp)
-            out = Console(highlight=False, soft_wrap=True)
-            out.print(
-                f"\nThe results are in [bold]{dbp}[/bold]. Try:\n"
-                f'  newswatch sql --db {dbp} "SELECT source, title, language FROM articles ORDER BY published_at"\n'
-                f'  newswatch sql --db {dbp} "SELECT a.title, f.actors, f.allegations, f.score FROM flags f '
-                'JOIN articles a USING (article_id) ORDER BY f.score DESC"\n'
-                f'  newswatch sql --db {dbp} -f json "SELECT entity_id, matched_text, sentence FROM mentions '
-                "WHERE kind = 'allegation'\"\n"
-                f"\nThe alert digest newswatch would email is in [bold]{eml}[/bold] (open it with a mail client)."
-            )
+            report = _demo_report(str(dbp))
+            commands = demo_commands(dbp, cdir)
+            if fmt == "json":
+                doc = {
+                    "database": str(dbp),
+                    "config": str(cdir),
+                    "site": site.base_url,
+                    "summary": summary.to_dict(),
+                    **report,
+                    "digest_file": str(eml),
+                    "commands": commands,
+                }
+                typer.echo(json.dumps(jsonable(doc), ensure_ascii=False, indent=2))
+            else:
+                print_summary(summary.to_dict())
+                _print_report(report)
+                print(f"\nThe results are in {dbp}, the configuration in {cdir}/. Try:")
+                for c in commands["sql"]:
+                    print("  " + c)
+                print(
+                    "\nThe same configuration again (run needs the sample site: keep it up "
+                    "with uv run newswatch demo --serve in another terminal):"
+                )
+                for c in commands["config"]:
+                    print("  " + c)
+                print(
+                    f"\nThe alert digest newswatch would email is in {eml} (open it with a mail client)."
+                )
             workbench = None
             if web:
                 from newswatch.orchestration.web import WorkbenchProcess
@@ -107,15 +108,17 @@ def demo(
                     raise UsageError(
                         f"the workbench did not start: {e}", hint="try another --web-port"
                     ) from None
-                out.print(f"\nThe workbench: {url} (the sample site and it run until Ctrl-C)")
-            else:
-                out.print(
-                    f"\nThe workbench (flagged articles with their evidence, stories, trends): "
-                    f"newswatch web --db {dbp}  then open http://127.0.0.1:8080/ "
-                    "(or run newswatch demo --web)"
+                print(
+                    f"\nThe workbench: {url} (the sample site and it run until Ctrl-C)", flush=True
                 )
+            elif fmt == "text":
+                print(
+                    "\nThe workbench (flagged articles with their evidence, stories, trends; "
+                    "then open http://127.0.0.1:8080/, or run newswatch demo --web):"
+                )
+                print("  " + commands["web"])
             if keep_serving or web:
-                err_console.print(f"Serving {site.base_url} until Ctrl-C …")
+                err_console.print(f"Serving {site.base_url} until Ctrl-C …", markup=False)
                 try:
                     import time
 
@@ -128,9 +131,98 @@ def demo(
                         workbench.stop()
 
 
-def _print_demo_flags(db: str) -> None:
-    from newswatch.cli.output import write_rows
+def _start_site() -> LocalSite:
+    from newswatch.demo import demo_site
+
+    try:
+        return demo_site(port=DEMO_SITE_PORT)
+    except OSError:  # taken (another demo is serving): any free port
+        return demo_site()
+
+
+def _write_demo_config(cdir: Path, dbp: Path, site: LocalSite) -> Config:
+    """data/demo-config/: the sample site's feeds, the shipped watchlist, the settings
+    (the local site allowed and unthrottled) and the demo digest."""
+    import yaml
+
+    from newswatch.settings import load_config
+
+    cdir.mkdir(parents=True, exist_ok=True)
+    (cdir / "sources.yaml").write_text(
+        "# the demo's sample site (newswatch demo --serve keeps it up)\n"
+        + yaml.safe_dump({"sources": demo_sources(site)}, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    shutil.copy(shipped_config_dir() / "watchlist.yaml", cdir / "watchlist.yaml")
+    settings = {
+        "database": str(dbp),
+        "fetch": {
+            # the sample site runs on this machine, so it must be allowed, and politeness
+            # delays are not needed for it
+            "allow_private_addresses": True,
+            "unthrottled_hosts": ["127.0.0.1"],
+        },
+        "digests": [
+            {
+                "name": "demo",
+                "recipients": ["analyst@example.org"],
+                "immediate": True,
+                "backfill_days": 365,
+                "include_actor_only": False,
+                "subject": "newswatch demo digest: {count} new ({date})",
+            }
+        ],
+    }
+    (cdir / "newswatch.yaml").write_text(
+        yaml.safe_dump(settings, sort_keys=False), encoding="utf-8"
+    )
+    return load_config(cdir)
+
+
+def demo_commands(dbp: Path, cdir: Path) -> dict[str, Any]:
+    """The commands the demo suggests, as they work when pasted (``uv run newswatch …``)."""
+    nw = "uv run newswatch"
+    d, c = shlex.quote(str(dbp)), shlex.quote(str(cdir))
+    return {
+        "sql": [
+            f'{nw} sql --db {d} "SELECT source, title, language FROM articles ORDER BY published_at"',
+            f'{nw} sql --db {d} "SELECT a.title, f.actors, f.allegations, f.score FROM flags f '
+            'JOIN articles a USING (article_id) ORDER BY f.score DESC"',
+            f'{nw} sql --db {d} -f json "SELECT entity_id, matched_text, sentence FROM mentions '
+            "WHERE kind = 'allegation'\"",
+            f'{nw} sql --db {d} "SELECT claim, stories, languages, confidence FROM claims"',
+        ],
+        "config": [
+            f"{nw} sources --config {c} --db {d}",
+            f"{nw} digest --dry-run --config {c} --db {d}",
+            f"{nw} run --config {c} --db {d}",
+        ],
+        "web": f"{nw} web --db {d}",
+    }
+
+
+def _demo_story(con: Any) -> str | None:
+    """The story of the demo's provenance set (site.yaml: provenance role original)."""
+    from newswatch.demo import demo_manifest
+
+    paths = [
+        a["path"]
+        for a in demo_manifest()["articles"]
+        if (a.get("provenance") or {}).get("role") == "original"
+    ]
+    for path in paths:
+        row = con.execute(
+            "SELECT story_id FROM articles WHERE canonical_url LIKE '%' || ? LIMIT 1", [path]
+        ).fetchone()
+        if row:
+            return str(row[0])
+    return None
+
+
+def _demo_report(db: str) -> dict[str, Any]:
+    """What the demo shows: the flagged articles, one story's timeline and its claim."""
     from newswatch.store import Store
+    from newswatch.store.provenance import claim_timeline, story_timeline
 
     with Store(db).reader() as con:
         rel = con.execute(
@@ -141,25 +233,73 @@ def _print_demo_flags(db: str) -> None:
             """
         )
         cols = [d[0] for d in rel.description]
-        print("\nFlagged articles:")
-        write_rows(cols, rel.fetchall(), "table", sys.stdout, max_width=60)
+        flagged = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+        story = _demo_story(con)
+        timeline: list[dict[str, Any]] = []
+        spread: list[dict[str, Any]] = []
+        if story is not None:
+            tcols, rows = story_timeline(con, story)
+            timeline = [dict(zip(tcols, r, strict=True)) for r in rows]
+            outlet = {r["article"]: r["outlet"] for r in timeline}
+            for r in timeline:
+                r["derived_from_outlet"] = outlet.get(r["derived_from"])
+            found = claim_timeline(con, story)
+            if found is not None:
+                spread = [dict(zip(found[0], r, strict=True)) for r in found[1]]
+    return {
+        "flagged": flagged,
+        "story": story,
+        "story_timeline": timeline,
+        "claim_timeline": spread,
+    }
 
 
-def _write_demo_digest(config, dbp: Path) -> Path:
+def _print_report(report: dict[str, Any]) -> None:
+    from newswatch.cli.output import write_rows
+
+    cols = ["source", "language", "title", "actors", "allegations", "score"]
+    print("\nFlagged articles:")
+    write_rows(
+        cols, [[r[c] for c in cols] for r in report["flagged"]], "table", sys.stdout, max_width=60
+    )
+    if report["story_timeline"]:
+        print(f"\nOne story's timeline (newswatch story {report['story']}):")
+        rows = [
+            [
+                r["time"],
+                r["outlet"],
+                r["language"],
+                "first report"
+                if i == 0
+                else (
+                    f"copy of {r['derived_from_outlet']}" if r["derived_from"] else "independent"
+                ),
+                r["overlap"],
+                r["adds_reporting"],
+            ]
+            for i, r in enumerate(report["story_timeline"])
+        ]
+        write_rows(
+            ["time", "outlet", "language", "derives from", "overlap", "adds reporting"],
+            rows, "table", sys.stdout, max_width=60,
+        )  # fmt: skip
+    if report["claim_timeline"]:
+        claim = report["claim_timeline"][0]["claim"]
+        print(f"\nThe claim across languages (newswatch claim {claim}):")
+        cols = ["time", "language", "outlet", "first_in_language", "attributed_to"]
+        write_rows(
+            cols, [[r[c] for c in cols] for r in report["claim_timeline"]], "table", sys.stdout,
+            max_width=60,
+        )  # fmt: skip
+
+
+def _write_demo_digest(config: Config, dbp: Path) -> Path:
     """The digest the demo would email, as a standard .eml file beside the database."""
     from newswatch.digest.deliver import send_digest
-    from newswatch.settings import DigestSettings
     from newswatch.store import Store
 
     eml = dbp.with_name(dbp.stem + "-digest.eml")
-    digest = DigestSettings(
-        name="demo",
-        recipients=["analyst@example.org"],
-        immediate=True,
-        backfill_days=365,
-        include_actor_only=False,
-        subject="newswatch demo digest: {count} new ({date})",
-    )
+    digest = next(d for d in config.settings.digests if d.name == "demo")
     from newswatch.flagging.watchlist import watchlist_labels
 
     send_digest(
