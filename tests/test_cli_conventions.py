@@ -108,8 +108,11 @@ def test_missing_database_names_the_demo_and_db(tmp_path, monkeypatch):
         "Hint: `newswatch demo` writes a sample database, data/demo.duckdb: add --db "
         "data/demo.duckdb to query it (or --db PATH for another database)"
     )
-    r = runner.invoke(app, ["status"])
-    assert r.exit_code == 1 and "--db data/demo.duckdb" in r.stderr
+    for args in (["status"], ["sources"], ["trends"], ["export", "out"], ["story", "x"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 1, (args, r.output)
+        assert r.stderr.splitlines()[-1] == hint, args
+    assert not (tmp_path / "out").exists()
 
 
 def _passage(i: int, text: str, actors: list[str], allegations: list[str], lang: str) -> str:

@@ -112,8 +112,12 @@ app = typer.Typer(
     help=(
         "Follow allegations through the world's press: poll news feeds, extract article text, "
         "flag tracked actors and allegations, and store deduplicated results in DuckDB.\n\n"
-        "Start with [bold]newswatch demo[/bold]; then [bold]newswatch run[/bold] on your own "
-        "config/ and query with [bold]newswatch sql[/bold]."
+        "Start with [bold]newswatch demo[/bold]; [bold]newswatch init[/bold] writes a commented "
+        "config/ of your own; then [bold]newswatch run[/bold] polls it and "
+        "[bold]newswatch sql[/bold] queries the result.\n\n"
+        "Every command takes -h; those that print rows take -f table|csv|json|jsonl, and "
+        "-c/--config and --db where they read them. Exit status: 0 success, 1 an error, "
+        "2 bad configuration or usage (run: 3 and 4, see its help)."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",

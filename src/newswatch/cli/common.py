@@ -102,7 +102,10 @@ def safe_text(s: object) -> str:
 
 
 def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
-    """Print ``Error: message`` (and ``Hint: hint``) as plain text and exit with ``code``."""
+    """Print ``Error: message`` (and ``Hint: hint``) as plain text and exit with ``code``.
+    A missing database gets its hint here whichever command reports it."""
+    if hint is None and "database does not exist" in str(message):
+        hint = MISSING_DB_HINT
     line = Text("Error: ", style="red")
     # one line: a multi-line message (DuckDB's, with its caret) is joined, and what is left
     # of control characters is shown escaped
