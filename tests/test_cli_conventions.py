@@ -269,3 +269,36 @@ def test_table_is_text_where_a_command_prints_a_summary(tmp_path):
     r = runner.invoke(app, ["watchlist", "check", "-c", "config", "-f", "table"])
     assert r.exit_code == 0, r.output
     assert r.stdout.strip().endswith(": OK") or "warning(s)" in r.stdout
+
+
+def test_flag_prints_a_table_on_a_terminal_and_json_when_piped(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    article = tmp_path / "a.txt"
+    article.write_text("North Korea helped Hezbollah dig tunnels.\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "newswatch.cli", "flag", "-c", "config", str(article)]
+    env = {**os.environ, "COLUMNS": "200"}
+    piped = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["actors"] == ["hezbollah", "north_korea"]
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.DEVNULL, env=env)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(leader)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert shown.lstrip().startswith("┏") and "path" in shown and "north_korea" in shown
