@@ -142,3 +142,26 @@ def test_export_bad_options_write_nothing(db, tmp_path, args, error, hint):
     else:
         assert len(lines) == 1
     assert not out.exists()
+
+
+pg_server = stores.pg_server  # fixtures: a DuckDB file, and a DuckLake on PostgreSQL
+store_target = stores.store_target
+
+
+def test_export_on_either_store(store_target, tmp_path, monkeypatch):
+    for key, value in store_target.env().items():
+        monkeypatch.setenv(key, value)
+    store_target.store().articles.write_batch(stores.make_records(range(4)), run_id="r")
+    out = tmp_path / "both"
+    r = runner.invoke(app, ["export", "-t", "articles", "-t", "flags", "-t", "runs", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        f"{out / 'articles.parquet'}\t4",
+        f"{out / 'flags.parquet'}\t4",
+        f"{out / 'runs.parquet'}\t0",
+    ]
+    field = pq.read_schema(out / "flags.parquet").field("flagged_at")
+    assert str(field.type) == "timestamp[us, tz=UTC]"
+    r = runner.invoke(app, ["export", "-f", "csv", "-t", "mentions", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len((out / "mentions.csv").read_text(encoding="utf-8").splitlines()) == 1 + 8
