@@ -14,7 +14,7 @@ from newswatch.web.render import json_response, page
 from newswatch.web.security import clean_text, safe_url
 from newswatch.web.views.common import workbench
 
-__all__ = ["sentence_segments", "story_page"]
+__all__ = ["derivation_tree", "sentence_segments", "story_page"]
 
 MAX_COPIES = 500
 MAX_SENTENCES = 30
@@ -127,7 +127,53 @@ def _provenance(con: duckdb.DuckDBPyConnection, story_id: str, ids: list[str]) -
                 [ids],
             ).fetchall()
         ]
+    if _has(con, "claim_timeline"):
+        from newswatch.store.provenance import claim_timeline
+
+        found = claim_timeline(con, story_id)
+        if found is not None:
+            out["claim"] = [dict(zip(found[0], r, strict=True)) for r in found[1]]
     return out
+
+
+def derivation_tree(copies: list[dict[str, Any]], derived: dict[str, Any]) -> list[dict[str, Any]]:
+    """The copies as a forest: each root (the first report, an independent report) with the
+    copies derived from it nested below, in time order. Copies the store has no derivation
+    for are roots."""
+    nodes = {
+        c["article_id"]: {**c, "children": [], "dv": derived.get(c["article_id"])} for c in copies
+    }
+    roots = []
+    for c in copies:
+        node = nodes[c["article_id"]]
+        parent = (node["dv"] or {}).get("from")
+        if parent in nodes and parent != c["article_id"]:
+            nodes[parent]["children"].append(node)
+        else:
+            roots.append(node)
+    return roots
+
+
+def _spread(claim: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per language, in order of pick-up: when it first carried the claim (hours after the
+    first report), from which outlet, and how many of the claim's stories it has."""
+    if not claim:
+        return []
+    t0 = claim[0]["time"]
+    out: dict[str, dict[str, Any]] = {}
+    for r in claim:
+        lang = r["language"] or "?"
+        if lang not in out:
+            out[lang] = {
+                "language": lang,
+                "outlet": r["outlet"],
+                "story": r["story"],
+                "time": r["time"],
+                "hours": round((r["time"] - t0).total_seconds() / 3600, 1),
+                "stories": 0,
+            }
+        out[lang]["stories"] += 1
+    return list(out.values())
 
 
 def story_page(request: Request) -> Response:
@@ -171,6 +217,7 @@ def story_page(request: Request) -> Response:
                 "evidence": evidence,
                 "derived": provenance["derived"],
                 "attributions": provenance["attributions"],
+                "claim": provenance.get("claim", []),
             }
         )
     tl = charts.timeline(
@@ -200,6 +247,9 @@ def story_page(request: Request) -> Response:
             "truncated": len(copies) >= MAX_COPIES,
             "derived": provenance["derived"],
             "attributions": provenance["attributions"],
+            "tree": derivation_tree(copies, provenance["derived"]) if provenance["derived"] else [],
+            "claim": provenance.get("claim", []),
+            "spread": _spread(provenance.get("claim", [])),
             "outlet_of": {c["article_id"]: c["source"] for c in copies},
             "nav": "articles",
             "data_links": {"JSON": f"/stories/{story_id}.json"},
