@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from newswatch.digest.deliver import send_digest, with_provenance
+from newswatch.digest.deliver import SmtpSettings, send_digest, with_provenance
 from newswatch.digest.render import provenance_text
 from newswatch.flagging.attribution import Attributor
 from newswatch.flagging.matcher import Matcher
@@ -149,3 +149,13 @@ def test_a_story_without_a_timeline_has_no_line(store, server):  # noqa: F811 (t
     send_digest(store, d, srv.smtp(), now=NOW, labels=LABELS)
     text, html = parts(srv.handler.to("alice@example.org")[0])
     assert "first reported" not in text.lower() and "first reported" not in html.lower()
+
+
+def test_a_dry_run_lists_the_provenance_it_would_send(store):
+    smtp = SmtpSettings(host="127.0.0.1", sender="newswatch <nw@example.org>")
+    result = send_digest(store, digest(actors=()), smtp, dry_run=True, now=NOW)
+    assert result.status == "dry_run"
+    items = [it for m in result.messages for it in m.items]
+    assert len(items) == 2  # one story, two recipients
+    assert all(it.provenance is not None and it.provenance.first_outlet == FIRST for it in items)
+    assert items[0].provenance is items[1].provenance  # looked up once

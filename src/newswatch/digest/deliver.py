@@ -688,10 +688,11 @@ def _preview(
         results = []
         left = 0
         since = _prev_tick(digest, now) if digest.schedule else now
+        known: dict[str, Provenance | None] = {}
         for r in digest.recipients:
             items = pending_items(con, digest, r, now=now)
             left = max(left, len(items) - digest.max_items)
-            items = items[: digest.max_items]
+            items = with_provenance(con, items[: digest.max_items], known)
             if items or (digest.send_empty and not _got_message_since(con, digest, r, since)):
                 results.append(MessageResult(r, tuple(items), None, DigestStatus.WOULD_SEND))
     return DigestResult(
