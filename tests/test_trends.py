@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, datetime
 
 import duckdb
@@ -262,6 +263,36 @@ def test_piped_table_never_cuts_ids_or_sparklines(tmp_path, app):
     assert len(rows[0].spark) == 400
     line = next(x for x in result.output.splitlines() if long_id in x)
     assert rows[0].spark in line and "…" not in line
+
+
+def test_on_a_terminal_ids_and_sparklines_are_never_cut(tmp_path, app):
+    """On a terminal (FORCE_COLOR makes Rich treat the runner as one) the output fits its
+    width: a table when the table fits, else one block per row; either way a long id and a
+    400-day sparkline are there whole (wrapped, never cut)."""
+    long_id = "an_actor_with_a_very_long_identifier_" + "x" * 60
+    recs = [rec(f"a{d}", d, "x", [long_id], month=1 + (d % 12)) for d in range(1, 29)]
+    store = build(tmp_path / "long.duckdb", recs)
+    with store.reader() as con:
+        _, _, rows = trend_rows(con, days=400)
+    for columns, layout in (("60", "-[ 1 ]"), ("140", "┃ kind")):
+        result = CliRunner().invoke(
+            app,
+            ["trends", "--db", store.target, "--days", "400"],
+            env={"COLUMNS": columns, "FORCE_COLOR": "1", "TERM": "xterm"},
+        )
+        assert result.exit_code == 0, result.output
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", result.output)
+        lines = plain.splitlines()
+        assert max(len(x) for x in lines) <= int(columns), columns
+        assert layout in plain, columns
+        assert not any("…" in x for x in lines[1:]), columns  # the title's range aside
+        if layout == "-[ 1 ]":  # blocks: a value wraps under itself
+            squeezed = re.sub(r"\s", "", plain)
+            assert long_id in squeezed and rows[0].spark in squeezed
+        else:  # a table: read the entity and trend columns down
+            body = [x.split("│") for x in lines if x.startswith("│")]
+            assert long_id == "".join(c[2].strip() for c in body)
+            assert rows[0].spark == "".join(c[8].strip() for c in body)
 
 
 def _provenance_store(path) -> Store:

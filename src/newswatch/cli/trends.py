@@ -178,47 +178,111 @@ def _print_tables(
     if not rows:
         console.print("No flagged articles in this period.")
     else:
-        table = Table(title=f"{count.capitalize()} per day, {start} … {last}")
-        # ids and sparklines are folded on a narrow terminal, never cut
-        table.add_column("kind")
-        table.add_column("entity", overflow="fold")
-        table.add_column("name", overflow="fold")
-        for col in ("stories", "articles", "independent", "sources"):
-            table.add_column(col, justify="right", no_wrap=True)
-        table.add_column("trend", overflow="fold")
-        table.add_column("last day", justify="right", no_wrap=True)
-        for r in rows:
-            table.add_row(
-                r.kind,
-                Text(safe_text(r.entity_id)),
-                Text(safe_text(labels.get(r.entity_id, r.entity_id))),
-                str(r.stories),
-                str(r.articles),
-                str(r.independent),
-                str(r.sources),
-                r.spark,
-                str(r.series[-1]),
-            )
-        console.print(table, crop=False)
+        _show(
+            console,
+            f"{count.capitalize()} per day, {start} … {last}",
+            [
+                ("kind", "left", False),
+                ("entity", "left", True),
+                ("name", "left", True),
+                ("stories", "right", False),
+                ("articles", "right", False),
+                ("independent", "right", False),
+                ("sources", "right", False),
+                ("trend", "left", True),
+                ("last day", "right", False),
+            ],
+            [
+                [
+                    r.kind,
+                    r.entity_id,
+                    labels.get(r.entity_id, r.entity_id),
+                    str(r.stories),
+                    str(r.articles),
+                    str(r.independent),
+                    str(r.sources),
+                    r.spark,
+                    str(r.series[-1]),
+                ]
+                for r in rows
+            ],
+        )
     if spikes:
-        table = Table(title="Spikes (stories)")
-        table.add_column("day", no_wrap=True)
-        table.add_column("kind")
-        table.add_column("entity", overflow="fold")
-        for col in ("stories", "baseline", "z"):
-            table.add_column(col, justify="right", no_wrap=True)
-        for s in spikes:
-            table.add_row(
-                s.day.isoformat(),
-                s.kind,
-                Text(safe_text(s.entity_id)),
-                str(s.stories),
-                f"{s.baseline:.1f}",
-                f"{s.zscore:.1f}",
-            )
-        console.print(table, crop=False)
+        _show(
+            console,
+            "Spikes (stories)",
+            [
+                ("day", "left", False),
+                ("kind", "left", False),
+                ("entity", "left", True),
+                ("stories", "right", False),
+                ("baseline", "right", False),
+                ("z", "right", False),
+            ],
+            [
+                [
+                    s.day.isoformat(),
+                    s.kind,
+                    s.entity_id,
+                    str(s.stories),
+                    f"{s.baseline:.1f}",
+                    f"{s.zscore:.1f}",
+                ]
+                for s in spikes
+            ],
+        )
     else:
         console.print("No spikes.")
+
+
+_FOLDED = 12  # the narrowest a folding column (ids, names, sparklines) may become
+
+
+def _show(
+    console: Console,
+    title: str,
+    columns: list[tuple[str, str, bool]],
+    rows: list[list[str]],
+) -> None:
+    """A table: (name, justify, folds) per column; cells are text, never markup. Piped, it
+    is drawn at its own width. On a terminal too narrow for it (folding columns at least
+    _FOLDED wide, the others whole), each row is shown as a block of "column  value" lines
+    instead (psql's expanded display), so that nothing is cut; long values wrap."""
+    from rich.cells import cell_len
+
+    cells = [[safe_text(c) for c in row] for row in rows]
+    widths = [
+        max([cell_len(name), *(cell_len(r[i]) for r in cells)])
+        for i, (name, _, _) in enumerate(columns)
+    ]
+    needed = sum(
+        min(w, _FOLDED) if folds else w for w, (_, _, folds) in zip(widths, columns, strict=True)
+    )
+    needed += 3 * len(columns) + 1  # borders and padding
+    if console.is_terminal and console.width < needed:
+        console.print(Text(title, style="bold"), soft_wrap=False)
+        label_width = max(cell_len(name) for name, _, _ in columns)
+        for n, row in enumerate(cells, 1):
+            console.print(Text(f"-[ {n} ]" + "-" * max(0, label_width - 4)))
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for (name, _, _), value in zip(columns, row, strict=True):
+                grid.add_row(Text(name), Text(value))
+            console.print(grid)
+        return
+    table = Table(title=title)
+    for (name, justify, folds), width in zip(columns, widths, strict=True):
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            overflow="fold" if folds else "ellipsis",
+            no_wrap=not folds,
+            min_width=min(_FOLDED, width) if folds else None,
+        )
+    for row in cells:
+        table.add_row(*(Text(c) for c in row))
+    console.print(table, crop=False)
 
 
 def _watchlist_path(config_dir: Path | None) -> Path:
