@@ -302,3 +302,16 @@ def test_flag_prints_a_table_on_a_terminal_and_json_when_piped(tmp_path):
         os.close(leader)
     shown = b"".join(chunks).decode("utf-8", "replace")
     assert shown.lstrip().startswith("┏") and "path" in shown and "north_korea" in shown
+
+
+def test_flag_csv_is_the_table_as_csv(tmp_path):
+    import csv
+    import io
+
+    r = runner.invoke(
+        app, ["flag", "-c", "config", "-f", "csv", "-"], input="North Korea armed Hamas.\n"
+    )
+    assert r.exit_code == 0, r.output
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["path", "kind", "id", "matched", "sentence"]
+    assert {(row[1], row[2]) for row in rows[1:]} >= {("actor", "north_korea"), ("actor", "hamas")}
