@@ -197,7 +197,7 @@ def soak(n_workers: int, args: argparse.Namespace, tmp: Path) -> dict:
             def maintainer() -> None:
                 while args.maintain_every and not stop.wait(args.maintain_every):
                     r = subprocess.run(
-                        [*maintain, "--db", target, "--json"],
+                        [*maintain, "--db", target, "-f", "json"],
                         env=env,
                         capture_output=True,
                         text=True,
