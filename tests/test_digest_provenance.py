@@ -16,7 +16,7 @@ from newswatch.flagging.matcher import Matcher
 from newswatch.models import ArticleRecord
 from newswatch.settings import shipped_config_dir
 from newswatch.store import Store
-from newswatch.store.provenance import refresh_derivations
+from newswatch.store.provenance import digest_line, refresh_derivations
 from test_digest import NOW, digest, parts, server  # noqa: F401 (server is a fixture)
 
 # invented reporting, written for this test
@@ -102,6 +102,17 @@ def test_the_items_provenance(store):
         (item,) = with_provenance(con, pending_items(con, d, d.recipients[0], now=NOW))
     p = item.provenance
     assert p is not None
+    # the same as the store's own digest_line says of the story
+    with store.reader() as con:
+        line = digest_line(con, "o1")
+    assert line is not None
+    assert (p.first_outlet, p.first_time, p.order_confidence) == (
+        line["first_outlet"],
+        line["first_time"],
+        line["order_confidence"],
+    )
+    assert list(p.attributed_to) == line["attributed_to"]
+    assert p.independent_reports == line["independent_reports"] == 1
     assert (p.first_outlet, p.later_outlets, p.later_languages) == (FIRST, 2, ("en", "fr"))
     assert p.first_time == NOW - dt.timedelta(hours=30) and p.order_confidence == 1.0
     assert set(p.attributed_to) == {"alma_center", "south_korea_jcs"}

@@ -50,7 +50,6 @@ from newswatch.settings import (
     load_digest_settings,
 )
 from newswatch.store import Store
-from newswatch.store.provenance import digest_line, story_timeline
 from newswatch.store.verdicts import effective_flags_sql
 
 __all__ = [
@@ -303,35 +302,54 @@ def with_provenance(
 ) -> list[DigestItem]:
     """``items`` with their story's provenance (first report, spread, attributions); an
     item whose story has no timeline (a store from before provenance) keeps None. ``cache``
-    (story id → provenance) spares the queries for a story shown to several recipients."""
+    (story id → provenance) spares the lookups for a story shown to several recipients."""
     cache = {} if cache is None else cache
-    out = []
-    for it in items:
-        if it.story_id not in cache:
-            cache[it.story_id] = _provenance(con, it.story_id)
-        out.append(replace(it, provenance=cache[it.story_id]))
-    return out
+    missing = list(dict.fromkeys(it.story_id for it in items if it.story_id not in cache))
+    if missing:
+        found = _provenance(con, missing)
+        cache.update({sid: found.get(sid) for sid in missing})
+    return [replace(it, provenance=cache[it.story_id]) for it in items]
 
 
-def _provenance(con: duckdb.DuckDBPyConnection, story_id: str) -> Provenance | None:
+def _provenance(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> dict[str, Provenance]:
+    """Two queries for all the stories: what ``store.provenance.digest_line`` says of one
+    story (its first report is the first row of ``story_timeline(con, story)``; sources by
+    how often the story attributes to them), and who carried the story after."""
     try:
-        line = digest_line(con, story_id)
+        rows = con.execute(
+            "SELECT story, outlet, language, time, derived_from, order_confidence "
+            "FROM story_timeline WHERE story IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY story, time, derived_from IS NOT NULL, article",
+            [list(story_ids)],
+        ).fetchall()
     except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
-        return None
-    if line is None:
-        return None
-    _, rows = story_timeline(con, story_id)  # first report first: (story, article, outlet, …)
-    later = rows[1:]
-    first = line["first_outlet"]
-    return Provenance(
-        first_outlet=first,
-        first_time=line["first_time"],
-        order_confidence=float(line["order_confidence"] or 0.0),
-        later_outlets=len({r[2] for r in later if r[2] != first}),
-        later_languages=tuple(sorted({r[3] for r in later if r[3]})),
-        independent_reports=int(line["independent_reports"]),
-        attributed_to=tuple(line["attributed_to"]),
+        return {}
+    sources = dict(
+        con.execute(
+            "SELECT story_id, list(source_id ORDER BY n DESC, source_id) FROM ("
+            "  SELECT a.story_id, t.source_id, count(*) AS n FROM attributions t "
+            "  JOIN articles a USING (article_id) "
+            "  WHERE a.story_id IN (SELECT unnest(?::VARCHAR[])) AND t.source_id IS NOT NULL "
+            "  GROUP BY ALL"
+            ") GROUP BY story_id",
+            [list(story_ids)],
+        ).fetchall()
     )
+    timelines: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        timelines.setdefault(r[0], []).append(r)
+    out = {}
+    for sid, (first, *later) in timelines.items():
+        out[sid] = Provenance(
+            first_outlet=first[1],
+            first_time=first[3],
+            order_confidence=float(first[5] if first[5] is not None else 0.0),
+            later_outlets=len({r[1] for r in later if r[1] != first[1]}),
+            later_languages=tuple(sorted({r[2] for r in later if r[2]})),
+            independent_reports=sum(1 for r in (first, *later) if r[4] is None),
+            attributed_to=tuple(sources.get(sid, ())),
+        )
+    return out
 
 
 def _evidence(
