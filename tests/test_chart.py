@@ -7,11 +7,10 @@ import io
 from datetime import date, timedelta
 
 import pytest
-import typer
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-from newswatch.cli import trends as cli_trends
+from newswatch.cli import app
 from newswatch.digest.chart import Panel, png_bytes, small_multiples
 from newswatch.digest.deliver import chart_counts
 from newswatch.digest.render import chart_figure, render_chart
@@ -143,8 +142,6 @@ def test_trends_plot_writes_a_png_with_display_names(store, tmp_path):
     cdir = tmp_path / "config"
     cdir.mkdir()
     (cdir / "watchlist.yaml").write_text(WATCHLIST, encoding="utf-8")
-    app = typer.Typer()
-    cli_trends.register(app)
     png = tmp_path / "out" / "trends.png"
     result = CliRunner().invoke(
         app, ["trends", "--db", store.target, "-c", str(cdir), "--days", "10", "--plot", str(png)]

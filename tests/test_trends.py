@@ -1,5 +1,5 @@
-"""Public trend views, spikes, full-text search and the trends/export commands, on a small
-hand-made database."""
+"""Public trend views, spikes, full-text search and the trends command, on a small
+hand-made database (newswatch export: tests/test_cli_export.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import json
 import re
 from datetime import date, datetime
 
-import duckdb
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from newswatch.cli import trends as cli_trends
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.reports.trends import sparkline, trend_rows
 from newswatch.settings import StorySettings
@@ -165,8 +162,8 @@ def test_sparkline():
 
 @pytest.fixture
 def app():
-    app = typer.Typer()
-    cli_trends.register(app)
+    from newswatch.cli import app
+
     return app
 
 
@@ -355,38 +352,6 @@ def test_a_store_without_timeline_counts_every_article_as_independent(store):
     with store.reader() as con:
         _, _, rows = trend_rows(con, days=1, count="independent", actor="acme")
     assert rows[0].series == (9,) and rows[0].independent == 9
-
-
-def test_cli_export(store, app, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["export", "--db", store.target, str(out)])
-    assert result.exit_code == 0, result.output
-    names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(
-        f"{n}.parquet"
-        for n in (
-            "articles",
-            "mentions",
-            "flags",
-            "sources",
-            "stories",
-            "daily_trends",
-            "cooccurrence",
-            "spikes",
-        )
-    )
-    assert duckdb.sql(f"SELECT count(*) FROM '{out}/stories.parquet'").fetchone()[0] == 18
-    result = runner.invoke(
-        app, ["export", "--db", store.target, "--format", "csv", str(tmp_path / "csv")]
-    )
-    assert result.exit_code == 0 and (tmp_path / "csv" / "daily_trends.csv").read_text().startswith(
-        "day,kind"
-    )
-    result = runner.invoke(app, ["export", "--db", store.target, "--format", "xlsx", str(out)])
-    assert result.exit_code == 2 and "Error:" in result.output
-    assert "Examples" in runner.invoke(app, ["export", "--help"]).output
-    assert "Examples" in runner.invoke(app, ["trends", "--help"]).output
 
 
 def test_an_unknown_id_gets_a_did_you_mean(store):

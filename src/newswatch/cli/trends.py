@@ -1,4 +1,5 @@
-"""``newswatch trends`` and ``newswatch export``: stories per day, and the public tables as files."""
+"""``newswatch trends``: stories (or articles, or independent reports) per day for each
+actor and allegation, with spikes, as a table, CSV or JSON, and as small multiples."""
 
 from __future__ import annotations
 
@@ -326,39 +327,6 @@ def _check_ids(
             require_ids(wl, allegations=[allegation], option="--allegation")
 
 
-def export_command(
-    directory: Path = typer.Argument(
-        ..., help="Folder to write the files into (created if missing)."
-    ),
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
-    config_dir: Path | None = ConfigOpt,
-    db: str | None = DbOpt,
-) -> None:
-    """Write the public tables (articles, mentions, flags, sources, stories, daily_trends,
-    cooccurrence, spikes) to DIR/<name>.parquet or .csv, for BI tools.
-
-    Examples:
-
-        newswatch export exports/
-
-        newswatch export --format csv /tmp/newswatch-csv
-    """
-    if fmt not in ("parquet", "csv"):
-        fail(f"--format {fmt!r} is not supported", hint="use parquet or csv", code=2)
-    try:
-        with Store(db or default_db(config_dir)).reader() as con:
-            written = trends.export_tables(con, directory, fmt=fmt)
-    except NewswatchError as e:
-        fail(str(e), hint=e.hint, code=e.exit_code)
-    except OSError as e:
-        fail(f"{directory}: cannot write: {e.strerror or e}")
-    except duckdb.Error as e:  # an unwritable folder, for instance
-        fail(f"{directory}: export failed: {str(e).splitlines()[0]}")
-    for path in written:
-        typer.echo(str(path))
-
-
 def register(app: typer.Typer) -> None:
-    """Add the ``trends`` and ``export`` commands to ``app``."""
+    """Add the ``trends`` command to ``app``."""
     app.command("trends")(trends_command)
-    app.command("export")(export_command)

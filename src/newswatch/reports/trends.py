@@ -1,4 +1,4 @@
-"""Queries behind ``newswatch trends`` and ``newswatch export``.
+"""Queries behind ``newswatch trends`` (and its chart).
 
 Everything here reads the public views (``daily_trends``, ``flag_entities``,
 ``story_timeline``, ``spikes``, ...) on a connection the caller opens (read-only is
@@ -6,7 +6,7 @@ enough), so a BI tool asking the same SQL gets the same numbers.
 
 What a day's count counts (``count=``):
 
-* ``stories``: distinct stories (syndicated copies and translations count once); the default;
+* ``stories``: distinct stories (syndicated copies count once); the default;
 * ``articles``: every flagged article, copies included;
 * ``independent``: independent reports, the roots of the stories' derivation trees
   (``story_timeline.derived_from IS NULL``): the first report of a story, and any later
@@ -33,10 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COUNTS",
-    "EXPORT_TABLES",
     "SpikeRow",
     "TrendRow",
-    "export_tables",
     "last_day",
     "plot_trends",
     "sparkline",
@@ -52,16 +50,6 @@ _UNITS = {
     "independent": "independent reports per day",
 }
 
-EXPORT_TABLES = (
-    "articles",
-    "mentions",
-    "flags",
-    "sources",
-    "stories",
-    "daily_trends",
-    "cooccurrence",
-    "spikes",
-)
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -297,25 +285,3 @@ def plot_trends(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-def export_tables(
-    con: duckdb.DuckDBPyConnection,
-    directory: str | Path,
-    *,
-    fmt: str = "parquet",
-    tables: Sequence[str] = EXPORT_TABLES,
-) -> list[Path]:
-    """Write each public table or view to ``DIR/<name>.<fmt>`` (parquet or csv)."""
-    if fmt not in ("parquet", "csv"):
-        raise ValueError(f"unknown export format {fmt!r} (parquet or csv)")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-    written = []
-    for name in tables:
-        target = directory / f"{name}.{fmt}"
-        quoted = str(target).replace("'", "''")
-        _query(con, f"COPY (SELECT * FROM {name}) TO '{quoted}' ({options})")
-        written.append(target)
-    return written
