@@ -6,6 +6,7 @@ shipped watchlist."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -121,6 +122,10 @@ def test_the_items_provenance(store):
     assert line.startswith(
         f"first reported by {FIRST} on {day:%d %b %Y}; since then 2 outlets in 2 languages "
         "(en, fr); attributed to "
+    )
+    undated = replace(item, provenance=replace(p, first_time=None, later_outlets=0))
+    assert provenance_text(undated, d.tz, LABELS).startswith(
+        f"first reported by {FIRST} (date unknown); no other outlet since; attributed to "
     )
     assert line.endswith(
         "Alma Research and Education Center, South Korea's Joint Chiefs of Staff"

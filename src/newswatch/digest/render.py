@@ -138,8 +138,8 @@ def provenance_text(item: DigestItem, tz: Any, labels: dict[str, str] | None = N
     p = item.provenance
     if p is None:
         return ""
-    when = _local(p.first_time, tz, "%d %b %Y")
-    parts = [f"first reported by {_clean(p.first_outlet)} on {when}"]
+    when = f"on {_local(p.first_time, tz, '%d %b %Y')}" if p.first_time else "(date unknown)"
+    parts = [f"first reported by {_clean(p.first_outlet)} {when}"]
     if p.order_confidence < 1.0:
         parts[0] += " (order uncertain: publication times missing or equal)"
     if p.later_outlets:
