@@ -33,8 +33,14 @@ ARTICLE = (
 
 
 def _trafilatura_text(page: bytes, *, fast: bool) -> str:
+    """trafilatura as extract_article calls it: the fast path has the recall focus."""
     doc = trafilatura.bare_extraction(
-        page, fast=fast, include_comments=False, include_tables=True, deduplicate=False
+        page,
+        fast=fast,
+        favor_recall=fast,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
     )
     return (doc.text or "").strip() if doc is not None else ""
 
