@@ -301,9 +301,9 @@ def render_html(
 
     chart = (
         f'<tr><td style="padding:8px 24px 10px 24px;"><div style="font-size:12px;color:{_MUTED};'
-        f'margin-bottom:2px;">Flagged articles per day, last 30 days (by publication date)</div>'
+        f'margin-bottom:2px;">Flagged articles per day and actor, last 30 days (by publication date)</div>'
         f'<img src="cid:{_e(chart_cid)}" width="600" '
-        f'alt="Flagged articles per day over the last 30 days" '
+        f'alt="Flagged articles per day and actor over the last 30 days" '
         f'style="display:block;width:100%;max-width:600px;height:auto;border:0;"></td></tr>'
         if chart_cid
         else ""
@@ -393,7 +393,7 @@ def render_text(
             )
     if has_chart:
         lines.append(
-            "(The HTML version has a chart of flagged articles per day over the last 30 days.)"
+            "(The HTML version has a chart of flagged articles per day and actor over the last 30 days.)"
         )
     lines.append("")
     if not items:
