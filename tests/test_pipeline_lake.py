@@ -91,7 +91,7 @@ def test_commands_work_unchanged_on_ducklake(tmp_path: Path, pg_server, monkeypa
     assert json.loads(r.stdout)[0]["n"] >= 3
     r = runner.invoke(app, ["sql", *db, "DELETE FROM articles"])
     assert r.exit_code != 0 and "read-only" in r.output
-    r = runner.invoke(app, ["trends", *db, "--days", "60", "--json"])
+    r = runner.invoke(app, ["trends", *db, "--days", "60", "-f", "json"])
     assert r.exit_code == 0, r.output
     assert "hezbollah" in r.stdout
     eml = tmp_path / "desk.eml"

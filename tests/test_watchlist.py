@@ -138,3 +138,32 @@ def test_content_hash_ignores_comments_but_not_content(tmp_path):
     assert load_watchlist(a).content_hash == load_watchlist(b).content_hash
     b.write_text("actors: [{id: x, name: X, aliases: {en: [X, Y]}}]\n", encoding="utf-8")
     assert load_watchlist(a).content_hash != load_watchlist(b).content_hash
+
+
+def test_labels_name_sources_too_and_an_actor_wins_its_id() -> None:
+    wl = parse_watchlist(
+        {
+            "actors": [
+                {"id": "alma_center", "name": "Alma (the actor)", "aliases": {"en": ["Alma"]}}
+            ],
+            "allegations": [],
+            "sources": [
+                {
+                    "id": "alma_center",
+                    "name": "Alma (the source)",
+                    "kind": "think_tank",
+                    "aliases": {"en": ["Alma center"]},
+                },
+                {
+                    "id": "rfa",
+                    "name": "Radio Free Asia",
+                    "kind": "media",
+                    "aliases": {"en": ["RFA"]},
+                },
+            ],
+        },
+        file="watchlist.yaml",
+    )
+    labels = wl.labels
+    assert labels["rfa"] == "Radio Free Asia"  # digests name a source by its display name
+    assert labels["alma_center"] == "Alma (the actor)"

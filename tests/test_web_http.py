@@ -540,3 +540,12 @@ def test_the_story_page_says_who_copied_whom_and_whom_the_claims_are_attributed_
     for (text,) in sources:
         assert text in page
     assert ("Whom the claims are attributed to" in page) == bool(sources)
+
+
+def test_the_digest_preview_says_where_each_story_comes_from_as_the_email_does(shared):
+    wb, _ = shared
+    with wb.client() as c:
+        preview = c.get("/digests/demo/preview")
+    assert preview.status_code == 200
+    # the same provenance line the sent message carries (digest.deliver.with_provenance)
+    assert "first reported by" in preview.text.lower()

@@ -407,8 +407,13 @@ class Watchlist(_Model):
 
     @property
     def labels(self) -> dict[str, str]:
-        """Display names by id, for actors and allegations (digests show these)."""
-        entries: tuple[Actor | Allegation, ...] = (*self.actors, *self.allegations)
+        """Display names by id, for sources, actors and allegations (digests show these);
+        an actor's name wins over a source that shares its id."""
+        entries: tuple[Source | Actor | Allegation, ...] = (
+            *self.sources,
+            *self.actors,
+            *self.allegations,
+        )
         return {e.id: e.name for e in entries if e.name}
 
     def actor(self, actor_id: str) -> Actor:

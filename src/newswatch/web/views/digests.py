@@ -12,7 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from newswatch.digest.deliver import Period, chart_counts, failing_feeds, pending_items
+from newswatch.digest.deliver import (
+    Period,
+    chart_counts,
+    failing_feeds,
+    pending_items,
+    with_provenance,
+)
 from newswatch.digest.render import render_chart, render_html
 from newswatch.settings import DigestSettings
 from newswatch.web.render import json_response, page
@@ -174,7 +180,7 @@ def digest_preview(request: Request) -> Response:
     with wb.reader() as con:
         items = _pending(wb, con, d, now)
         left = max(0, len(items) - d.max_items)
-        items = items[: d.max_items]
+        items = with_provenance(con, items[: d.max_items])
         period = _period(con, d, now)
         failing = failing_feeds(con)
     token = "chart-" + secrets.token_hex(8)
