@@ -31,14 +31,23 @@ when it is written; articles flagged before version 11, or by a reflag, get thei
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from newswatch.models import ArticleRecord
-from newswatch.stories.provenance import Doc, anchors, derive
+from newswatch.stories.provenance import (
+    Doc,
+    anchors,
+    derive,
+    first_confidence,
+    order,
+    passages,
+)
 
 __all__ = [
     "BACKFILL_PER_BATCH",
@@ -302,27 +311,114 @@ def write_anchors(
     return len(todo)
 
 
+# passages of stored articles (sorted int64 arrays), so that a batch adding copies to a
+# story does not hash its earlier articles again: least recently used first out
+_PASSAGES: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()  # (id, content_hash)
+_CACHE_LIMIT = 4_000_000  # passages held (8 bytes each)
+_cached = 0
+
+
+def _cache_get(aid: tuple[str, str | None]) -> np.ndarray | None:
+    arr = _PASSAGES.get(aid)
+    if arr is not None:
+        _PASSAGES.move_to_end(aid)
+    return arr
+
+
+def _cache_put(aid: tuple[str, str | None], ps: frozenset[int]) -> None:
+    global _cached
+    if aid in _PASSAGES:
+        return
+    arr = np.fromiter(ps, np.int64, len(ps))
+    _PASSAGES[aid] = arr
+    _cached += arr.size
+    while _cached > _CACHE_LIMIT and _PASSAGES:
+        _cached -= _PASSAGES.popitem(last=False)[1].size
+
+
 def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
-    """Recompute the derivation trees of these stories from the stored articles."""
+    """Bring the derivation trees of these stories up to date with the stored articles.
+
+    A story whose new articles all come after its known ones (the usual case: copies
+    arrive later) gets nodes for the new articles only, and its first report's
+    order_confidence again; any other story is recomputed whole. Text is read only for
+    the articles whose passages are not cached."""
     if not story_ids:
         return
+    ids = list(story_ids)
     found = con.execute(
-        "SELECT story_id, article_id, source, language, published_at, fetched_at, text, title "
-        "FROM articles WHERE story_id IN (SELECT unnest(?))",
-        [list(story_ids)],
+        "SELECT story_id, article_id, source, language, published_at, fetched_at, title, "
+        "content_hash FROM articles WHERE story_id IN (SELECT unnest(?))",
+        [ids],
     ).fetchall()
+    stored: dict[str, tuple[Any, ...]] = {
+        r[1]: r
+        for r in con.execute(
+            "SELECT story_id, article_id, derived_from, overlap, adds_reporting, "
+            "order_confidence FROM story_derivations WHERE story_id IN (SELECT unnest(?))",
+            [ids],
+        ).fetchall()
+    }
     by_story: dict[str, list[Doc]] = {}
-    for sid, aid, src, lang, pub, fet, text, title in found:
-        by_story.setdefault(sid, []).append(Doc(aid, src, lang, pub, fet, text, title))
-    out: list[tuple[Any, ...]] = []
+    key: dict[str, tuple[str, str | None]] = {}  # the cache's key: the same id in another
+    for sid, aid, src, lang, pub, fet, title, chash in found:  # store may be another text
+        by_story.setdefault(sid, []).append(Doc(aid, src, lang, pub, fet, None, title))
+        key[aid] = (aid, chash)
+    plans: dict[str, tuple[list[Doc], int]] = {}
+    need_text: list[str] = []
     for sid, docs in by_story.items():
-        for n in derive(docs):
+        ordered = order(docs)
+        known = 0
+        while known < len(ordered) and ordered[known].article_id in stored:
+            known += 1
+        if any(d.article_id in stored for d in ordered[known:]):
+            known = 0  # an earlier arrival: the whole tree again
+        if known == len(ordered) and len(ordered) == sum(1 for r in stored.values() if r[0] == sid):
+            continue  # nothing new
+        plans[sid] = (ordered, known)
+        need_text += [
+            d.article_id
+            for i, d in enumerate(ordered)
+            if i >= known or _cache_get(key[d.article_id]) is None
+        ]
+    if not plans:
+        return
+    texts = dict(
+        con.execute(
+            "SELECT article_id, text FROM articles WHERE article_id IN (SELECT unnest(?))",
+            [need_text],
+        ).fetchall()
+    )
+
+    def body(d: Doc) -> frozenset[int]:
+        cached = _cache_get(key[d.article_id])
+        if cached is not None:
+            return frozenset(cached.tolist())
+        ps = passages(texts.get(d.article_id)) or passages(d.title)
+        _cache_put(key[d.article_id], ps)
+        return ps
+
+    out: list[tuple[Any, ...]] = []
+    replace: list[str] = []  # article ids whose rows are written again
+    for sid, (ordered, known) in plans.items():
+        docs = [replace_text(d, texts.get(d.article_id)) for d in ordered]
+        nodes = derive(docs, known=known, body=body)
+        for n in nodes:
             out.append(
                 (sid, n.article_id, n.derived_from, n.overlap, n.adds_reporting, n.order_confidence)
             )
-    con.execute(
-        "DELETE FROM story_derivations WHERE story_id IN (SELECT unnest(?))", [list(story_ids)]
-    )
+        if known == 0:
+            replace += [d.article_id for d in ordered if d.article_id in stored]
+        else:
+            first = stored[ordered[0].article_id]
+            conf = first_confidence(ordered)
+            if conf != first[5]:
+                replace.append(first[1])
+                out.append((*first[:5], conf))
+    if replace:
+        con.execute(
+            "DELETE FROM story_derivations WHERE article_id IN (SELECT unnest(?))", [replace]
+        )
     if out:
         t = pa.table(
             {
@@ -337,6 +433,10 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
         con.register("_p_der", t)
         con.execute("INSERT INTO story_derivations SELECT * FROM _p_der")
         con.unregister("_p_der")
+
+
+def replace_text(d: Doc, text: str | None) -> Doc:
+    return Doc(d.article_id, d.source, d.language, d.published_at, d.fetched_at, text, d.title)
 
 
 # -- reading ---------------------------------------------------------------------------------

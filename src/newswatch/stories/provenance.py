@@ -27,10 +27,9 @@ Pure: no SQL, no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,7 +41,9 @@ __all__ = [
     "anchors",
     "derive",
     "evaluate_derivations",
+    "first_confidence",
     "link_claims",
+    "order",
     "passages",
 ]
 
@@ -76,26 +77,31 @@ class Node:
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _TOKEN = re.compile(r"\w+")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
 
 
-def _h(s: str) -> int:
-    return int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
+_h = hash  # in-process only: passages are compared within one call and never stored
 
 
 def passages(text: str | None, k: int = SHINGLE) -> frozenset[int]:
-    """Hashed k-word shingles of a text (Han and kana runs count one character a word)."""
+    """Hashed k-word shingles of a text (Han and kana runs count one character a word).
+    The hashes are Python's own: comparable within one process, never to be stored."""
     if not text:
         return frozenset()
     norm = unicodedata.normalize("NFKC", text).casefold()
-    words: list[str] = []
-    for w in _TOKEN.findall(norm):
-        if _CJK.search(w) and not re.search(r"[\uac00-\ud7af]", w):
-            words.extend(w)  # Chinese / Japanese: characters
-        else:
-            words.append(w)
+    words = _TOKEN.findall(norm)
+    if _CJK.search(norm):
+        split: list[str] = []
+        for w in words:
+            if _CJK.search(w) and not _HANGUL.search(w):
+                split.extend(w)  # Chinese / Japanese: characters
+            else:
+                split.append(w)
+        words = split
     if len(words) < k:
-        return frozenset({_h(" ".join(words))}) if words else frozenset()
-    return frozenset(_h(" ".join(words[i : i + k])) for i in range(len(words) - k + 1))
+        return frozenset({_h(tuple(words))}) if words else frozenset()
+    # the k-tuples of consecutive words (a tuple's hash reuses its words' cached hashes)
+    return frozenset(map(_h, zip(*(words[j:] for j in range(k)), strict=False)))
 
 
 def _order_key(d: Doc) -> tuple[datetime, bool, datetime, str]:
@@ -127,18 +133,45 @@ def _new_words(text: str | None, seen: set[int]) -> int:
     return n
 
 
+def order(docs: Iterable[Doc]) -> list[Doc]:
+    """The articles of a story in derivation order (the first report first)."""
+    return sorted(docs, key=_order_key)
+
+
+def first_confidence(ordered: Sequence[Doc]) -> float:
+    """How sure the first report of these (ordered) articles is to be the first."""
+    return _confidence(ordered[0], ordered[1:]) if ordered else 1.0
+
+
 def derive(
-    docs: Iterable[Doc], *, min_overlap: float = MIN_OVERLAP, new_words: int = NEW_WORDS
+    docs: Iterable[Doc],
+    *,
+    min_overlap: float = MIN_OVERLAP,
+    new_words: int = NEW_WORDS,
+    known: int = 0,
+    body: Callable[[Doc], frozenset[int]] | None = None,
 ) -> list[Node]:
-    """The derivation tree of one story, in order (the first report first)."""
-    ordered = sorted(docs, key=_order_key)
+    """The derivation tree of one story, in order (the first report first).
+
+    ``known``: the first ``known`` articles in order have their nodes already (a node
+    depends only on the articles before it, except the first report's order_confidence:
+    see :func:`first_confidence`); only the nodes after them are computed and returned, and
+    the known ones are read only through ``body`` (their passages: a cache's, so their
+    text is not needed). ``body`` defaults to the passages of the text (else the title).
+    """
+    ordered = order(docs)
     if not ordered:
         return []
-    sets = [passages(" ".join(filter(None, (d.title, d.text)))) for d in ordered]
-    bodies = [passages(d.text) or s for d, s in zip(ordered, sets, strict=True)]
+    if len(ordered) == 1 and not known:  # most stories: one report, nothing to compare
+        d = ordered[0]
+        conf = _confidence(d, ())
+        return [Node(d.article_id, d.source, d.language, _order_key(d)[0], None, 0.0, True, conf)]
+    body_of = body or (lambda d: passages(d.text) or passages(d.title))
+    bodies = [body_of(d) for d in ordered]
     out: list[Node] = []
-    seen: set[int] = set()
-    for i, d in enumerate(ordered):
+    seen: set[int] = set().union(*bodies[:known])
+    for i in range(known, len(ordered)):
+        d = ordered[i]
         mine = bodies[i]
         best, best_j = 0.0, -1
         for j in range(i):
