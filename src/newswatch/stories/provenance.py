@@ -180,7 +180,6 @@ def derive(
             share = len(mine & bodies[j]) / len(mine)
             if share > best + 1e-9:
                 best, best_j = share, j
-        new = _new_words(d.text, seen) if i else new_words
         conf = _confidence(d, ordered[i + 1 :]) if i == 0 else _later_confidence(ordered, i)
         if best_j < 0 or best < min_overlap:
             out.append(
@@ -195,7 +194,7 @@ def derive(
                     _order_key(d)[0],
                     ordered[best_j].article_id,
                     round(best, 4),
-                    new >= new_words,
+                    _new_words(d.text, seen) >= new_words,  # only a copy needs the count
                     conf,
                 )
             )
