@@ -229,7 +229,8 @@ def test_flag_table_and_errors(app, tmp_path, monkeypatch):
     assert r.exit_code == 2
     assert r.stderr.strip() == (
         f"Error: {bad / 'watchlist.yaml'}: actors[0] (id: 'x').aliases.en[0]: "
-        "must not be empty (a phrase needs at least one letter or digit)"
+        "must not be empty (a phrase needs at least one letter or digit)\n"
+        "Hint: fix the file and run again; nothing was written"
     )
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(bad))
     assert runner.invoke(app, ["flag", "-"], input="x").exit_code == 2

@@ -28,6 +28,7 @@ from newswatch.cli.common import (
     err_console,
     errors_to_exit,
     fail,
+    hint_for,
     load_checked,
     safe_text,
 )
@@ -96,7 +97,7 @@ def _matcher(config: Path | None) -> Matcher:
     try:
         return Matcher.from_path(path)
     except ConfigError as e:
-        fail(str(e), code=e.exit_code)
+        fail(str(e), hint=hint_for(e), code=e.exit_code)
 
 
 def _looks_like_html(name: str, text: str) -> bool:
@@ -302,7 +303,7 @@ def eval_command(
         else:
             limits = load_thresholds(thresholds)
     except NewswatchError as e:
-        fail(str(e), code=e.exit_code)
+        fail(str(e), hint=hint_for(e), code=e.exit_code)
     failures = check_thresholds(report, limits)
     if not limits:
         err_console.print(

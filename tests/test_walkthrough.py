@@ -1,0 +1,94 @@
+"""What a new user meets after the Quick start (issue 15, the walk-through): each test is a
+step that went wrong when tried from a fresh clone, a fresh `newswatch init` folder or a
+folder with nothing in it."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from newswatch.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch):
+    """No NEWSWATCH_* variable of the caller's may pick a configuration or database."""
+    for key in list(os.environ):
+        if key.startswith("NEWSWATCH_") and key != "NEWSWATCH_ALLOW_PRIVATE_ADDRESSES":
+            monkeypatch.delenv(key)
+
+
+def _empty_db(path: Path) -> Path:
+    from newswatch.store import Store
+
+    Store(str(path)).migrate()
+    return path
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    """What ``proc`` wrote on standard error up to the line holding ``marker``."""
+    assert proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stderr, selectors.EVENT_READ)
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=deadline - time.monotonic()):
+            break
+        line = proc.stderr.readline()
+        if not line:  # the process ended
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"no {marker!r} from {proc.args}; it wrote: {''.join(seen)!r}")
+
+
+def test_web_from_a_folder_without_config_uses_the_shipped_configuration(tmp_path):
+    # `newswatch web --db somewhere.duckdb` from any folder, as `flag` works from any folder
+    db = _empty_db(tmp_path / "some.duckdb")
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    cmd = [sys.executable, "-m", "newswatch.cli", "web", "--db", str(db), "--port", "0"]
+    proc = subprocess.Popen(cmd, cwd=away, stderr=subprocess.PIPE, text=True)
+    try:
+        said = _read_until(proc, "newswatch web: http://", timeout=120)
+        assert "using the configuration newswatch ships" in said, said
+        url = said.rsplit("newswatch web: ", 1)[1].split()[0]
+        r = httpx.get(url, timeout=30)
+        assert r.status_code == 200 and "newswatch" in r.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def test_web_with_a_config_folder_that_is_not_there_is_an_error(tmp_path):
+    # an explicit --config is taken at its word: no fallback behind the user's back
+    r = runner.invoke(app, ["web", "--config", str(tmp_path / "nope"), "--port", "0"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == (
+        f"Error: {tmp_path / 'nope'}: configuration directory not found"
+    )
+
+
+def test_eval_with_a_broken_thresholds_file_says_to_fix_it(tmp_path):
+    bad = tmp_path / "thresholds.yaml"
+    bad.write_text("micro:\n  actors: {precision: [\n", encoding="utf-8")
+    labelled = Path(__file__).parent / "eval" / "en.jsonl"
+    r = runner.invoke(app, ["eval", "-c", "config", "-t", str(bad), str(labelled)])
+    assert r.exit_code == 2
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith(f"Error: {bad}: line ") and "invalid YAML" in lines[0]
+    assert lines[1:] == ["Hint: fix the file and run again; nothing was written"]
