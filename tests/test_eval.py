@@ -264,3 +264,34 @@ def test_help_has_examples(app):
     for cmd in ("flag", "eval"):
         r = runner.invoke(app, [cmd, "--help"])
         assert r.exit_code == 0 and "Examples" in r.stdout and f"newswatch {cmd}" in r.stdout
+
+
+def test_a_threshold_on_an_undefined_score_is_reported_unchecked_not_passed():
+    # German passages that name no allegation, and a watchlist that finds none there:
+    # allegations precision, recall and F1 in German measure nothing
+    from newswatch.flagging.evaluate import EvalReport, unchecked_thresholds
+
+    rep = EvalReport(
+        languages_actors={"de": Scores(tp=2)},
+        languages_allegations={"de": Scores(), "en": Scores(tp=1, fn=3)},
+    )
+    limits = {"per_language": {"allegations": {"f1": 0.8, "precision": 0.9, "recall": 0.5}}}
+    # en is found wanting on recall and F1; en's precision (1 of 1) passes
+    assert check_thresholds(rep, limits) == [
+        "allegations f1 (en) 0.400 < 0.800",
+        "allegations recall (en) 0.250 < 0.500",
+    ]
+    assert unchecked_thresholds(rep, limits) == [
+        "allegations f1 (de) >= 0.800: nothing expected or found",
+        "allegations precision (de) >= 0.900: nothing found",
+        "allegations recall (de) >= 0.500: nothing expected",
+    ]
+    # nothing found where something was expected: precision is undefined, F1 is 0 and fails
+    missed = EvalReport(languages_allegations={"de": Scores(fn=2)})
+    assert check_thresholds(missed, limits) == [
+        "allegations f1 (de) 0.000 < 0.800",
+        "allegations recall (de) 0.000 < 0.500",
+    ]
+    assert unchecked_thresholds(missed, limits) == [
+        "allegations precision (de) >= 0.900: nothing found"
+    ]

@@ -92,3 +92,40 @@ def test_eval_with_a_broken_thresholds_file_says_to_fix_it(tmp_path):
     lines = r.stderr.splitlines()
     assert lines[0].startswith(f"Error: {bad}: line ") and "invalid YAML" in lines[0]
     assert lines[1:] == ["Hint: fix the file and run again; nothing was written"]
+
+
+def test_eval_says_which_thresholds_it_could_not_check(tmp_path):
+    import json
+
+    # German passages naming no allegation: a per-language allegations floor says nothing
+    # about German, and eval says so instead of counting it as met
+    labelled = tmp_path / "set.jsonl"
+    rows = [
+        {
+            "id": "de-1",
+            "language": "de",
+            "text": "Die Hamas hat eine Erklärung veröffentlicht.",
+            "actors": ["hamas"],
+            "allegations": [],
+        },
+        {
+            "id": "en-1",
+            "language": "en",
+            "text": "North Korea supplied rockets and rifles to Hamas, officials said.",
+            "actors": ["hamas", "north_korea"],
+            "allegations": ["arms_transfer"],
+        },
+    ]
+    labelled.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    limits = tmp_path / "thresholds.yaml"
+    limits.write_text("per_language:\n  allegations: {f1: 0.8}\n", encoding="utf-8")
+    r = runner.invoke(app, ["eval", "-c", "config", str(labelled)])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        "not checked: allegations f1 (de) >= 0.800: nothing expected or found"
+    ]
+    r = runner.invoke(app, ["eval", "-c", "config", "-f", "json", str(labelled)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["below_thresholds"] == []
+    assert d["unchecked_thresholds"] == ["allegations f1 (de) >= 0.800: nothing expected or found"]

@@ -39,6 +39,7 @@ from newswatch.flagging.evaluate import (
     check_thresholds,
     evaluate,
     load_thresholds,
+    unchecked_thresholds,
 )
 from newswatch.flagging.explain import explain, format_explanations
 from newswatch.flagging.matcher import Matcher
@@ -305,6 +306,7 @@ def eval_command(
     except NewswatchError as e:
         fail(str(e), hint=hint_for(e), code=e.exit_code)
     failures = check_thresholds(report, limits)
+    unchecked = unchecked_thresholds(report, limits)
     if not limits:
         err_console.print(
             "No thresholds file: the scores were not checked against a floor "
@@ -314,11 +316,16 @@ def eval_command(
     if fmt == "json":
         d = _undefined_as_null(report.as_dict())
         d["below_thresholds"] = failures
+        d["unchecked_thresholds"] = unchecked
         typer.echo(json.dumps(d, ensure_ascii=False, indent=2))
     else:
         _eval_tables(report)
         for line in failures:
             typer.echo(f"below threshold: {line}", err=True)
+    # neither a pass nor a failure: the labelled set says nothing there (on stderr in both
+    # formats, so a reader of the table or of the JSON alike is told)
+    for line in unchecked:
+        err_console.print(f"not checked: {line}", markup=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
@@ -353,11 +360,11 @@ def _write_verdicts(out: Path, config: Path | None, db: str | None, matcher: Mat
 
 
 def _defined(tp: int, fp: int, fn: int) -> tuple[bool, bool, bool]:
-    """Whether precision, recall and F1 are defined: precision needs something found,
-    recall something expected. An entity no passage has and nothing found has neither; it
-    is not a perfect score, and shows as n/a (null in JSON)."""
-    p, r = tp + fp > 0, tp + fn > 0
-    return p, r, p and r
+    """Whether precision, recall and F1 are defined (:meth:`Scores.defined`). An entity no
+    passage has and nothing found has none of them; it is not a perfect score, and shows as
+    n/a (null in JSON)."""
+    s = Scores(tp=tp, fp=fp, fn=fn)
+    return s.defined("precision"), s.defined("recall"), s.defined("f1")
 
 
 def _undefined_as_null(d: Any) -> Any:

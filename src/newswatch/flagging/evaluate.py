@@ -21,6 +21,7 @@ Thresholds (``thresholds.yaml`` beside the set) say which numbers a change may n
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "evaluate",
     "load_eval_set",
     "load_thresholds",
+    "unchecked_thresholds",
 ]
 
 
@@ -61,11 +63,24 @@ class Scores:
 
     @property
     def precision(self) -> float:
+        """tp / (tp + fp); 1.0 when nothing was found (see :meth:`defined`)."""
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
     @property
     def recall(self) -> float:
+        """tp / (tp + fn); 1.0 when nothing was expected (see :meth:`defined`)."""
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def defined(self, metric: str) -> bool:
+        """Whether ``metric`` measures anything: precision needs something found, recall
+        something expected, F1 either (with nothing of both, 2·tp / (2·tp + fp + fn) is
+        0/0). An undefined score is reported as such (n/a, null, "not checked"), never
+        as the 1.0 its property returns."""
+        if metric == "precision":
+            return self.tp + self.fp > 0
+        if metric == "recall":
+            return self.tp + self.fn > 0
+        return self.tp + self.fp + self.fn > 0
 
     @property
     def f1(self) -> float:
@@ -279,11 +294,10 @@ def load_thresholds(path: Path | str) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def check_thresholds(
+def _threshold_targets(
     report: EvalReport, thresholds: dict[str, dict[str, dict[str, float]]]
-) -> list[str]:
-    """Every threshold the report falls below, as readable lines (empty: all met)."""
-    failures: list[str] = []
+) -> Iterator[tuple[str, str, Scores, str, float]]:
+    """(group, name, scores, metric, minimum) for every threshold and what it applies to."""
     for scope, groups in thresholds.items():
         for group, metrics in groups.items():
             if scope == "micro":
@@ -303,7 +317,36 @@ def check_thresholds(
                 )
             for name, sc in sorted(targets.items()):
                 for metric, minimum in metrics.items():
-                    value = getattr(sc, metric)
-                    if value + 1e-9 < minimum:
-                        failures.append(f"{group} {metric} ({name}) {value:.3f} < {minimum:.3f}")
+                    yield group, name, sc, metric, minimum
+
+
+def check_thresholds(
+    report: EvalReport, thresholds: dict[str, dict[str, dict[str, float]]]
+) -> list[str]:
+    """Every threshold the report falls below, as readable lines (empty: all met). A score
+    that is not defined (nothing expected and nothing found) neither passes nor fails:
+    :func:`unchecked_thresholds` lists those."""
+    failures: list[str] = []
+    for group, name, sc, metric, minimum in _threshold_targets(report, thresholds):
+        if not sc.defined(metric):
+            continue
+        value = getattr(sc, metric)
+        if value + 1e-9 < minimum:
+            failures.append(f"{group} {metric} ({name}) {value:.3f} < {minimum:.3f}")
     return failures
+
+
+def unchecked_thresholds(
+    report: EvalReport, thresholds: dict[str, dict[str, dict[str, float]]]
+) -> list[str]:
+    """The thresholds that could not be checked because their score is not defined: the
+    labelled set expects nothing there and the watchlist found nothing (a language whose
+    passages name no allegation, say). Not a pass: the set says nothing about it."""
+    out: list[str] = []
+    for group, name, sc, metric, minimum in _threshold_targets(report, thresholds):
+        if not sc.defined(metric):
+            what = {"precision": "nothing found", "recall": "nothing expected"}.get(
+                metric, "nothing expected or found"
+            )
+            out.append(f"{group} {metric} ({name}) >= {minimum:.3f}: {what}")
+    return out
