@@ -11,12 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswatch.stories.provenance import (
+    _SENT,
     Doc,
     StoryFacts,
+    _shingled,
     anchors,
     derive,
     evaluate_derivations,
     link_claims,
+    passages,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +131,31 @@ def test_a_later_copy_never_changes_the_first_report(docs, text, hours):
     assert {n.article_id: n.derived_from for n in again if n.article_id != "late"} == {
         n.article_id: n.derived_from for n in tree
     }
+
+
+_PIECES = [
+    "North Korea sold Hezbollah two machines.",
+    "The claims could not be verified.",
+    "북한은 헤즈볼라에 굴착기 두 대를 팔았다.",
+    "据报道，朝鲜向真主党出售了两台掘进机。",
+    "باعت كوريا الشمالية حزب الله آلتين لحفر الأنفاق!",
+    "Short one?",
+    "A much longer sentence about tunnels under several villages near the Litani river, "
+    "which the army watches closely from the hills above.",
+    "ﬁne ligature Ⅻ and full-width ＡＢＣ text.",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=0, max_size=8), st.sampled_from([" ", "\n\n", "  "])
+)
+def test_shingling_once_equals_hashing_each_sentence(pieces, sep):
+    """derive hashes a text once: its passages, and each sentence's, are what passages()
+    gives for the text and for each sentence."""
+    text = sep.join(pieces)
+    body, sentences = _shingled(text)
+    assert body == passages(text)
+    assert [s for s, _ in sentences] == _SENT.split(text)
+    for sent, ps in sentences:
+        assert ps == passages(sent), sent

@@ -283,12 +283,23 @@ def write_anchors(
     ``backfill`` stored flagged articles that have none yet; returns how many were stored."""
     todo = list(flagged)
     if backfill > 0:
-        todo += con.execute(
-            "SELECT a.article_id, a.title, a.text FROM flags f JOIN articles a USING (article_id) "
-            "WHERE NOT EXISTS (SELECT 1 FROM article_anchors x WHERE x.article_id = f.article_id) "
-            "AND NOT list_contains(?, f.article_id) ORDER BY a.article_id LIMIT ?",
-            [[aid for aid, _, _ in todo], backfill],
-        ).fetchall()
+        # the ids first (cheap when nothing is missing, as in every batch of a current store)
+        mine = {aid for aid, _, _ in todo}
+        missing = [
+            aid
+            for (aid,) in con.execute(
+                "SELECT article_id FROM flags WHERE article_id NOT IN "
+                "(SELECT article_id FROM article_anchors) ORDER BY article_id LIMIT ?",
+                [backfill + len(mine)],
+            ).fetchall()
+            if aid not in mine
+        ][:backfill]
+        if missing:
+            todo += con.execute(
+                "SELECT article_id, title, text FROM articles "
+                "WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+                [missing],
+            ).fetchall()
     if not todo:
         return 0
     t = pa.table(
@@ -402,7 +413,9 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
     replace: list[str] = []  # article ids whose rows are written again
     for sid, (ordered, known) in plans.items():
         docs = [replace_text(d, texts.get(d.article_id)) for d in ordered]
-        nodes = derive(docs, known=known, body=body)
+        nodes = derive(
+            docs, known=known, body=body, remember=lambda d, ps: _cache_put(key[d.article_id], ps)
+        )
         for n in nodes:
             out.append(
                 (sid, n.article_id, n.derived_from, n.overlap, n.adds_reporting, n.order_confidence)

@@ -83,11 +83,8 @@ _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _h = hash  # in-process only: passages are compared within one call and never stored
 
 
-def passages(text: str | None, k: int = SHINGLE) -> frozenset[int]:
-    """Hashed k-word shingles of a text (Han and kana runs count one character a word).
-    The hashes are Python's own: comparable within one process, never to be stored."""
-    if not text:
-        return frozenset()
+def _words(text: str) -> list[str]:
+    """The words of passages: NFKC, casefolded; Han and kana runs one character a word."""
     norm = unicodedata.normalize("NFKC", text).casefold()
     words = _TOKEN.findall(norm)
     if _CJK.search(norm):
@@ -98,10 +95,50 @@ def passages(text: str | None, k: int = SHINGLE) -> frozenset[int]:
             else:
                 split.append(w)
         words = split
+    return words
+
+
+def _hashes(words: list[str], k: int) -> list[int]:
+    # the k-tuples of consecutive words (a tuple's hash reuses its words' cached hashes)
+    return list(map(_h, zip(*(words[j:] for j in range(k)), strict=False)))
+
+
+def passages(text: str | None, k: int = SHINGLE) -> frozenset[int]:
+    """Hashed k-word shingles of a text (Han and kana runs count one character a word).
+    The hashes are Python's own: comparable within one process, never to be stored."""
+    if not text:
+        return frozenset()
+    words = _words(text)
     if len(words) < k:
         return frozenset({_h(tuple(words))}) if words else frozenset()
-    # the k-tuples of consecutive words (a tuple's hash reuses its words' cached hashes)
-    return frozenset(map(_h, zip(*(words[j:] for j in range(k)), strict=False)))
+    return frozenset(_hashes(words, k))
+
+
+def _shingled(
+    text: str | None, k: int = SHINGLE
+) -> tuple[frozenset[int], list[tuple[str, frozenset[int]]]]:
+    """``passages(text)`` and each sentence with ``passages(sentence)``, hashed once: a
+    sentence's shingles are the text's that lie inside it."""
+    sents = _SENT.split(text or "")
+    per = [_words(x) for x in sents]
+    words = [w for p in per for w in p]
+    hashes = _hashes(words, k) if len(words) >= k else []
+    body = (
+        frozenset(hashes) if hashes else (frozenset({_h(tuple(words))}) if words else frozenset())
+    )
+    out: list[tuple[str, frozenset[int]]] = []
+    a = 0
+    for sent, p in zip(sents, per, strict=True):
+        b = a + len(p)
+        if not p:
+            ps: frozenset[int] = frozenset()
+        elif len(p) < k:
+            ps = frozenset({_h(tuple(p))})
+        else:
+            ps = frozenset(hashes[a : b - k + 1])
+        out.append((sent, ps))
+        a = b
+    return body, out
 
 
 def _order_key(d: Doc) -> tuple[datetime, bool, datetime, str]:
@@ -123,12 +160,23 @@ def _confidence(first: Doc, rest: Sequence[Doc]) -> float:
 _SENT = re.compile(r"(?<=[.!?。؟])\s+|(?<=[。])")
 
 
-def _new_words(text: str | None, seen: set[int]) -> int:
-    """Words in the sentences of ``text`` that are mostly not in ``seen`` passages."""
+def _new_words(
+    sentences: list[tuple[str, frozenset[int]]],
+    body: frozenset[int],
+    earlier: Sequence[frozenset[int]],
+) -> int:
+    """Words in the sentences (with their passages; ``body``: the whole text's) that are
+    mostly in none of the ``earlier`` articles' passages."""
+    unseen = body.difference(*earlier)  # no union of the earlier ones is built
     n = 0
-    for sent in _SENT.split(text or ""):
-        ps = passages(sent)
-        if ps and len(ps - seen) / len(ps) > 0.7:
+    for sent, ps in sentences:
+        if not ps:
+            continue
+        if ps <= body:
+            fresh = len(ps & unseen)
+        else:  # a sentence shorter than a shingle has a hash of its own
+            fresh = sum(1 for h in ps if not any(h in b for b in earlier))
+        if fresh / len(ps) > 0.7:
             n += len(_TOKEN.findall(sent)) + len(_CJK.findall(sent)) // 2
     return n
 
@@ -150,6 +198,7 @@ def derive(
     new_words: int = NEW_WORDS,
     known: int = 0,
     body: Callable[[Doc], frozenset[int]] | None = None,
+    remember: Callable[[Doc, frozenset[int]], None] | None = None,
 ) -> list[Node]:
     """The derivation tree of one story, in order (the first report first).
 
@@ -157,7 +206,8 @@ def derive(
     depends only on the articles before it, except the first report's order_confidence:
     see :func:`first_confidence`); only the nodes after them are computed and returned, and
     the known ones are read only through ``body`` (their passages: a cache's, so their
-    text is not needed). ``body`` defaults to the passages of the text (else the title).
+    text is not needed). ``body`` defaults to the passages of the text (else the title);
+    ``remember`` is told the passages of each article computed here (for such a cache).
     """
     ordered = order(docs)
     if not ordered:
@@ -167,9 +217,15 @@ def derive(
         conf = _confidence(d, ())
         return [Node(d.article_id, d.source, d.language, _order_key(d)[0], None, 0.0, True, conf)]
     body_of = body or (lambda d: passages(d.text) or passages(d.title))
-    bodies = [body_of(d) for d in ordered]
+    bodies = [body_of(d) for d in ordered[:known]]
+    sentences: dict[int, tuple[frozenset[int], list[tuple[str, frozenset[int]]]]] = {}
+    for i in range(known, len(ordered)):
+        d = ordered[i]
+        sentences[i] = _shingled(d.text)
+        bodies.append(sentences[i][0] or passages(d.title))
+        if remember is not None:
+            remember(d, bodies[i])
     out: list[Node] = []
-    seen: set[int] = set().union(*bodies[:known])
     for i in range(known, len(ordered)):
         d = ordered[i]
         mine = bodies[i]
@@ -194,11 +250,10 @@ def derive(
                     _order_key(d)[0],
                     ordered[best_j].article_id,
                     round(best, 4),
-                    _new_words(d.text, seen) >= new_words,  # only a copy needs the count
+                    _new_words(sentences[i][1], sentences[i][0], bodies[:i]) >= new_words,
                     conf,
                 )
             )
-        seen |= mine
     return out
 
 
