@@ -89,10 +89,14 @@ def test_fix_the_file_only_for_an_error_in_a_file(tmp_path):
         f"Error: {cdir / 'newswatch.yaml'}: fetch.timeout_secnds: unknown setting (check the "
         "spelling)\nHint: fix the file and run again; nothing was written\n"
     )
-    # a bad option is not about a file either
+    # a bad option is not about a file either: its hint is the command's help, as for the
+    # usage errors click finds
     r = runner.invoke(app, ["sql", "--db", str(tmp_path / "x.duckdb"), "-f", "xml", "SELECT 1"])
     assert r.exit_code == 2
-    assert r.stderr == "Error: unknown --format 'xml'; choose one of table, csv, json, jsonl\n"
+    assert r.stderr == (
+        "Error: unknown --format 'xml'; choose one of table, csv, json, jsonl\n"
+        + HELP_HINT.format("newswatch sql")
+    )
 
 
 def test_missing_database_names_the_demo_and_db(tmp_path, monkeypatch):
@@ -259,10 +263,13 @@ def test_one_option_set_everywhere():
 def test_an_unknown_format_is_one_usage_error(args, tmp_path):
     r = runner.invoke(app, [*args[:1], *args[1:]], catch_exceptions=False)
     assert r.exit_code == 2, r.output
-    (line,) = r.stderr.splitlines()
+    line, hint = r.stderr.splitlines()
     assert line.startswith(
         f"Error: unknown --format {args[args.index('-f') + 1]!r}; choose one of "
     )
+    words = args[:2] if args[0] in ("watchlist", "lake") else args[:1]
+    command = " ".join(["newswatch", *words])
+    assert hint == HELP_HINT.format(command).rstrip("\n")
 
 
 def test_table_is_text_where_a_command_prints_a_summary(tmp_path):

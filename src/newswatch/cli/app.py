@@ -95,14 +95,14 @@ def _usage_error(e: click_errors.ClickException, path: str) -> int:
     """``Error: <click's message>`` and ``Hint: <command> --help …``; the exit status."""
     from rich.text import Text
 
-    from newswatch.cli.common import err_console, safe_text
+    from newswatch.cli.common import err_console, help_hint, safe_text
 
     ctx = getattr(e, "ctx", None)
     line = Text("Error: ", style="red")
     line.append(safe_text(" ".join(e.format_message().split())))
     err_console.print(line, soft_wrap=True)
     command = ctx.command_path if ctx is not None else path
-    err_console.print(Text(f"Hint: {command} --help shows the usage and examples"), soft_wrap=True)
+    err_console.print(Text(f"Hint: {help_hint(command)}"), soft_wrap=True)
     return e.exit_code
 
 

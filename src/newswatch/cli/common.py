@@ -37,6 +37,7 @@ __all__ = [
     "err_console",
     "errors_to_exit",
     "fail",
+    "help_hint",
     "hint_for",
     "load_checked",
     "safe_text",
@@ -141,12 +142,28 @@ MISSING_DB_HINT = (
 )
 
 
+def help_hint(command: str | None = None) -> str | None:
+    """``newswatch sql --help shows the usage and examples``: the hint under a usage error,
+    for ``command`` or the command being run."""
+    if command is None:
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+        if ctx is None:
+            return None
+        command = ctx.command_path
+    return f"{command} --help shows the usage and examples"
+
+
 def hint_for(e: NewswatchError) -> str | None:
-    """The hint printed under an error: its own, else "fix the file" for an error about a
-    file that exists (not a missing folder, not an option), a way to a configuration for a
-    missing one, and the demo database and --db for a missing database."""
+    """The hint printed under an error: its own, else the command's --help for a usage
+    error, "fix the file" for an error about a file that exists (not a missing folder, not
+    an option), a way to a configuration for a missing one, and the demo database and --db
+    for a missing database."""
     if e.hint:
         return e.hint
+    if isinstance(e, UsageError):  # as for click's own usage errors (see app.py)
+        return help_hint()
     if isinstance(e, ConfigError) and e.file:
         path = Path(e.file.split(" (or a ")[0])  # "<file> (or a NEWSWATCH_… variable)"
         if path.is_file():
