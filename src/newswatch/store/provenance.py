@@ -322,21 +322,24 @@ def write_anchors(
     return len(todo)
 
 
-# passages of stored articles (sorted int64 arrays), so that a batch adding copies to a
+# passages of stored articles (int64 arrays, 8 bytes each), so that a batch adding copies to a
 # story does not hash its earlier articles again: least recently used first out
-_PASSAGES: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()  # (id, content_hash)
+# keyed by (id, content_hash, length of the text): the same id in another store may be
+# another text
+_Key = tuple[str, str | None, int | None]
+_PASSAGES: OrderedDict[_Key, np.ndarray] = OrderedDict()
 _CACHE_LIMIT = 4_000_000  # passages held (8 bytes each)
 _cached = 0
 
 
-def _cache_get(aid: tuple[str, str | None]) -> np.ndarray | None:
+def _cache_get(aid: _Key) -> np.ndarray | None:
     arr = _PASSAGES.get(aid)
     if arr is not None:
         _PASSAGES.move_to_end(aid)
     return arr
 
 
-def _cache_put(aid: tuple[str, str | None], ps: frozenset[int]) -> None:
+def _cache_put(aid: _Key, ps: frozenset[int]) -> None:
     global _cached
     if aid in _PASSAGES:
         return
@@ -359,7 +362,7 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
     ids = list(story_ids)
     found = con.execute(
         "SELECT story_id, article_id, source, language, published_at, fetched_at, title, "
-        "content_hash FROM articles WHERE story_id IN (SELECT unnest(?))",
+        "content_hash, length(text) FROM articles WHERE story_id IN (SELECT unnest(?))",
         [ids],
     ).fetchall()
     stored: dict[str, tuple[Any, ...]] = {
@@ -371,10 +374,10 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
         ).fetchall()
     }
     by_story: dict[str, list[Doc]] = {}
-    key: dict[str, tuple[str, str | None]] = {}  # the cache's key: the same id in another
-    for sid, aid, src, lang, pub, fet, title, chash in found:  # store may be another text
+    key: dict[str, _Key] = {}
+    for sid, aid, src, lang, pub, fet, title, chash, n in found:
         by_story.setdefault(sid, []).append(Doc(aid, src, lang, pub, fet, None, title))
-        key[aid] = (aid, chash)
+        key[aid] = (aid, chash, n)
     plans: dict[str, tuple[list[Doc], int]] = {}
     need_text: list[str] = []
     for sid, docs in by_story.items():
