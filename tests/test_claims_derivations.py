@@ -98,3 +98,29 @@ def test_batch_by_batch_equals_all_at_once(tmp_path, seed):
     by_id = {r[0]: r for r in got}
     assert by_id["orig"][1] is None and by_id["orig"][4] == 0.75
     assert by_id["copy1"][1] == "orig" and by_id["edit"][3] is True
+
+
+@pytest.mark.parametrize("lost", [["edit", "late"], ["orig", "copy1", "edit", "copy2", "late"]])
+def test_underived_articles_are_derived_later(tmp_path, lost):
+    """Rows lost (a pass that died before its refresh, an older archive): refresh_underived
+    derives those stories again, to the tree computed all at once."""
+    from newswatch.store.provenance import refresh_underived
+
+    recs = [
+        record(aid, m, paras, T0 + timedelta(hours=6, minutes=i))
+        for i, (aid, m, paras) in enumerate(ARTICLES)
+    ]
+    store = Store(str(tmp_path / "nw.duckdb"))
+    store.articles.write_batch(recs)
+    with store.transaction() as con:
+        con.execute("DELETE FROM story_derivations WHERE list_contains(?, article_id)", [lost])
+        assert refresh_underived(con) == 1
+        assert refresh_underived(con) == 0  # nothing left
+    with store.reader() as con:
+        got = set(
+            con.execute(
+                "SELECT article_id, derived_from, overlap, adds_reporting, order_confidence "
+                "FROM story_derivations"
+            ).fetchall()
+        )
+    assert got == expected(recs)

@@ -56,6 +56,8 @@ __all__ = [
     "claim_timeline",
     "claims",
     "digest_line",
+    "refresh_derivations",
+    "refresh_underived",
     "story_timeline",
     "write_anchors",
     "write_provenance",
@@ -237,8 +239,13 @@ _TIMELINE_COLS = [
 ]
 
 
-def write_provenance(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord]) -> None:
-    """Inside the batch's transaction, after its articles are inserted."""
+def write_provenance(
+    con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRecord], *, derivations: bool = True
+) -> None:
+    """Inside the batch's transaction, after its articles are inserted: attributions,
+    anchors and (unless ``derivations`` is False, for a caller that refreshes the trees
+    once later: :func:`refresh_derivations`, :func:`refresh_underived`) the derivation
+    trees of the stories the batch touched."""
     if not records:
         return
     rows = [(r.article_id, a) for r in records for a in r.attributions]
@@ -263,6 +270,8 @@ def write_provenance(con: duckdb.DuckDBPyConnection, records: Sequence[ArticleRe
         con.execute(f"INSERT INTO attributions ({', '.join(_ATTR_COLS)}) SELECT * FROM _p_attr")
         con.unregister("_p_attr")
     write_anchors(con, [(r.article_id, r.title, r.text) for r in records if r.flag.flagged])
+    if not derivations:
+        return
     ids = [r.article_id for r in records]
     stories = [
         s
@@ -449,6 +458,21 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
         con.register("_p_der", t)
         con.execute("INSERT INTO story_derivations SELECT * FROM _p_der")
         con.unregister("_p_der")
+
+
+def refresh_underived(con: duckdb.DuckDBPyConnection, limit: int = 500) -> int:
+    """Derive up to ``limit`` stories that have an article without a derivation row (a
+    pass that died before its refresh, an archive older than the table); returns how many."""
+    stories = [
+        s
+        for (s,) in con.execute(
+            "SELECT DISTINCT story_id FROM articles WHERE article_id NOT IN "
+            "(SELECT article_id FROM story_derivations) ORDER BY story_id LIMIT ?",
+            [limit],
+        ).fetchall()
+    ]
+    refresh_derivations(con, stories)
+    return len(stories)
 
 
 def replace_text(d: Doc, text: str | None) -> Doc:
