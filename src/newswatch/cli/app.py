@@ -7,7 +7,10 @@ progress display), so there is no cycle and nothing is found by name at run time
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +162,74 @@ for _group in (
     _group.register(app)
 provenance.register(app)  # story, claim
 sql.register_export(app)  # after trends: this export replaces the one trends.py registers
+
+
+_EXAMPLES = re.compile(r"^(\[bold\])?Examples(\[/bold\])?:?$")
+_SENTENCE = re.compile(r"^[A-Z][a-z]")
+
+
+def tidy_help(text: str) -> str:
+    """One layout for every command's help, whoever wrote it: prose paragraphs as one line
+    each (Typer's Rich help keeps a docstring's line breaks, so at 80 columns every line
+    longer than the terminal broke in two), a bold "Examples" heading, and the examples
+    under it one per line, indented by two spaces. A paragraph is kept line by line when it
+    is marked ``\\b`` (click's no-rewrap mark), has an indented line, or follows the
+    heading and is not a sentence."""
+    paragraphs: list[str] = []
+    in_examples = False
+    block: list[str] = []  # example lines collected under the heading
+
+    def flush() -> None:
+        if block:
+            body = textwrap.dedent("\n".join(block))
+            paragraphs.append(textwrap.indent(body, "  "))
+            block.clear()
+
+    for para in inspect.cleandoc(text).split("\n\n"):
+        raw = para.split("\n")
+        marked = any(line.strip() == "\b" for line in raw)
+        lines = [line for line in raw if line.strip() not in ("", "\b")]
+        if not lines:
+            continue
+        if _EXAMPLES.match(lines[0].strip()):
+            flush()
+            paragraphs.append("[bold]Examples[/bold]")
+            in_examples = True
+            lines = lines[1:]
+            if not lines:
+                continue
+            marked = True
+        verbatim = marked or any(line[:1].isspace() for line in lines)
+        if in_examples and (verbatim or not _SENTENCE.match(lines[0])):
+            block.extend(lines)
+            continue
+        flush()
+        in_examples = False
+        paragraphs.append("\n".join(lines) if verbatim else " ".join(x.strip() for x in lines))
+    flush()
+    out = "\n\n".join(paragraphs)
+    # Typer dedents what follows the first paragraph as a docstring, its first line aside:
+    # when that line is the heading, the examples under it would lose their indent
+    first, _, rest = out.partition("\n\n")
+    return f"{first}\n\n\n{rest}" if rest.startswith("[bold]Examples") else out
+
+
+def _tidy_all(typer_app: typer.Typer) -> None:
+    """:func:`tidy_help` on every command and group of ``typer_app``."""
+    from typer.models import DefaultPlaceholder
+
+    if typer_app.info.help and not isinstance(typer_app.info.help, DefaultPlaceholder):
+        typer_app.info.help = tidy_help(typer_app.info.help)
+    for command in typer_app.registered_commands:
+        text = command.help or inspect.getdoc(command.callback)
+        if text:
+            command.help = tidy_help(text)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _tidy_all(group.typer_instance)
+
+
+_tidy_all(app)
 
 
 def main() -> None:

@@ -38,11 +38,11 @@ mail server accepted the message.
 
 \b
 Examples:
-  newswatch digest                          # send what is due
-  newswatch digest --dry-run                # show what would be sent, change nothing
-  newswatch digest --name weekly            # send the digest "weekly" now
-  newswatch digest --name weekly --to-file weekly.eml   # save it, mark nothing
-  newswatch digest --dry-run -f json        # the same preview, for scripts
+  newswatch digest                     # send what is due
+  newswatch digest --dry-run           # what would be sent; change nothing
+  newswatch digest --name weekly       # send the digest "weekly" now
+  newswatch digest --name weekly --to-file weekly.eml    # save it only
+  newswatch digest --dry-run -f json   # the same preview, for scripts
 
 The SMTP password is read from NEWSWATCH_SMTP_PASSWORD (or the Prefect Secret block
 named by smtp.password_block).

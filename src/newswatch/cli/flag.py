@@ -52,8 +52,9 @@ __all__ = ["read_input", "register", "result_as_dict", "shipped_eval_dir"]
 FLAG_HELP = """Flag files with the watchlist, without storing anything.
 
 PATH is a text or HTML file, or - for standard input. HTML is reduced to its article text
-first. Output (JSON by default) gives the actors and allegations found, and every mention
-with its sentence; with several paths, JSON is a list and JSONL one line per path, in order.
+first. Output (a table on a terminal, JSON when piped) gives the actors and allegations
+found, and every mention with its sentence; with several paths, JSON is a list and JSONL
+one line per path, in order.
 
 \b
 Examples:
@@ -74,7 +75,7 @@ score is below the thresholds file (default: thresholds.yaml in PATH's folder).
 
 \b
 Examples:
-  newswatch eval                          # the shipped set, with its thresholds
+  newswatch eval                    # the shipped set, with its thresholds
   newswatch eval tests/eval
   newswatch eval --format json tests/eval > scores.json
   newswatch eval --thresholds strict.yaml tests/eval/en.jsonl

@@ -61,7 +61,7 @@ def migrate(
 
     [bold]Examples[/bold]
 
-      export NEWSWATCH_DB="ducklake:postgres:dbname=newswatch host=db.internal user=newswatch"
+      export NEWSWATCH_DB="ducklake:postgres:dbname=newswatch host=db.internal"
       export NEWSWATCH_DATA_PATH=/mnt/newswatch-lake
       newswatch lake migrate --from data/newswatch.duckdb
     """
@@ -115,7 +115,7 @@ def maintain(
 
       newswatch lake maintain
       # cron, nightly at 03:17:
-      17 3 * * *  cd /srv/newswatch && newswatch lake maintain >> logs/maintain.log 2>&1
+      17 3 * * *  cd /srv/nw && newswatch lake maintain >> maintain.log 2>&1
     """
     from datetime import UTC, datetime
 

@@ -27,9 +27,9 @@ stops the runner, then the server; `newswatch sql` works at any time.
 \b
 Examples:
   newswatch serve
-  newswatch serve --config ./config --db ./data/newswatch.duckdb --poll-minutes 10
+  newswatch serve --config ./config --db data/nw.duckdb --poll-minutes 10
   newswatch serve --once            # start, run each flow once now, stop
-  PREFECT_API_URL=http://127.0.0.1:4200/api newswatch serve   # your own Prefect server
+  PREFECT_API_URL=http://127.0.0.1:4200/api newswatch serve   # your Prefect
 """
 
 

@@ -129,8 +129,8 @@ def sql(
 
     [bold]Examples[/bold]
 
-      newswatch sql "SELECT source, count(*) FROM articles GROUP BY ALL ORDER BY 2 DESC"
-      newswatch sql -f json "SELECT a.title, f.actors FROM flags f JOIN articles a USING (article_id)"
+      newswatch sql "SELECT source, count(*) FROM articles GROUP BY ALL"
+      newswatch sql -f json "SELECT article_id, actors, score FROM flags"
       echo "SELECT * FROM sources" | newswatch sql -f csv -
       newswatch sql --file report.sql
     """
@@ -311,7 +311,7 @@ def export_command(
     [bold]Examples[/bold]
 
       newswatch export exports/
-      newswatch export -f csv --table flags --table articles --since 2026-11-01 /tmp/nw
+      newswatch export -f csv -t flags -t articles --since 2026-11-01 /tmp/nw
       newswatch export -f jsonl --since 2026-11-20 out/ && wc -l out/*.jsonl
     """
     from datetime import date, datetime

@@ -150,7 +150,7 @@ def test(
 
       newswatch watchlist test hezbollah "Lübnan Hizbullahı'nın açıklaması" -l tr
       newswatch watchlist test arms_transfer "North Korea sold rockets to Hamas."
-      echo "HÜDA PAR, Hizbullah davası…" | newswatch watchlist test hezbollah - -l tr
+      echo "Hizbullah davası…" | newswatch watchlist test hezbollah - -l tr
     """
     from newswatch.flagging.check import test_rule
     from newswatch.flagging.explain import RuleExplanation

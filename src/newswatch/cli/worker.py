@@ -36,7 +36,7 @@ NEWSWATCH_DATA_PATH (a folder every host sees, or object storage). See README, "
 Examples:
   PREFECT_API_URL=http://prefect:4200/api newswatch worker
   newswatch worker --pool newswatch --name "$(hostname)"
-  newswatch worker --pool newswatch-digests          # the digests' own pool (see docs)
+  newswatch worker --pool newswatch-digests     # the digests' own pool
 """
 
 
