@@ -129,3 +129,13 @@ def test_eval_says_which_thresholds_it_could_not_check(tmp_path):
     d = json.loads(r.stdout)
     assert d["below_thresholds"] == []
     assert d["unchecked_thresholds"] == ["allegations f1 (de) >= 0.800: nothing expected or found"]
+
+
+def test_a_piped_table_cuts_no_cell(tmp_path):
+    # `newswatch sql … | less`: a title longer than --max-width comes out whole
+    db = _empty_db(tmp_path / "x.duckdb")
+    long = "North Korea " * 12
+    cmd = [sys.executable, "-m", "newswatch.cli", "sql", "--db", str(db), f"SELECT '{long}' AS t"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert long.strip() in r.stdout and "…" not in r.stdout

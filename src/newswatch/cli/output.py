@@ -68,7 +68,8 @@ def write_rows(
     *,
     max_width: int | None = 80,
 ) -> int:
-    """Write rows in ``fmt``; returns the number of rows written."""
+    """Write rows in ``fmt``; returns the number of rows written. On a terminal, table
+    cells longer than ``max_width`` are cut (with …); piped, nothing is cut."""
     n = 0
     if fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
@@ -105,15 +106,16 @@ def write_rows(
         from newswatch.cli.common import safe_text
 
         table = Table(*columns, show_lines=False, header_style="bold")
+        console = Console(file=out, soft_wrap=False)
+        if not console.is_terminal:  # piped: the table's own width, nothing wrapped or cut
+            console = Console(file=out, width=1_000_000, soft_wrap=False)
+            max_width = None
         for row in rows:
             cells = [safe_text(_cell(v)) for v in row]
             if max_width:
                 cells = [c if len(c) <= max_width else c[: max_width - 1] + "…" for c in cells]
             table.add_row(*(Text(c) for c in cells))
             n += 1
-        console = Console(file=out, soft_wrap=False)
-        if not console.is_terminal:  # piped: the table's own width, nothing wrapped or cut
-            console = Console(file=out, width=1_000_000, soft_wrap=False)
         console.print(table, crop=False, overflow="ignore", no_wrap=True)
         if not n:
             out.write("(no rows)\n")

@@ -113,7 +113,9 @@ def sql(
     db: str | None = DbOpt,
     fmt: str = FormatOpt("table"),
     max_width: int = typer.Option(
-        80, "--max-width", help="Cut table cells to this width (0: no limit)."
+        80,
+        "--max-width",
+        help="On a terminal, cut table cells to this width (0: no limit); piped, nothing is cut.",
     ),
     allow_files: bool = typer.Option(
         False,
