@@ -139,3 +139,14 @@ def test_a_piped_table_cuts_no_cell(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert long.strip() in r.stdout and "…" not in r.stdout
+
+
+@pytest.mark.parametrize("command", [["flag", "-"], ["eval"]])
+def test_flag_and_eval_with_a_missing_config_folder_say_so(tmp_path, command):
+    missing = tmp_path / "nope"
+    r = runner.invoke(app, [command[0], "-c", str(missing), *command[1:]], input="Hamas")
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"Error: {missing}: configuration directory not found\n"
+        "Hint: give the folder with --config, or write a commented one with `newswatch init`\n"
+    )

@@ -97,6 +97,8 @@ def _matcher(config: Path | None) -> Matcher:
         path = shipped_config_dir() / "watchlist.yaml"
         typer.echo(f"(no {cdir / 'watchlist.yaml'}: using the default watchlist {path})", err=True)
     try:
+        if config is not None and not config.is_dir():  # as every command says it
+            raise ConfigError("configuration directory not found", file=str(config))
         return Matcher.from_path(path)
     except ConfigError as e:
         fail(str(e), hint=hint_for(e), code=e.exit_code)
