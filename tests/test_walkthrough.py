@@ -150,3 +150,17 @@ def test_flag_and_eval_with_a_missing_config_folder_say_so(tmp_path, command):
         f"Error: {missing}: configuration directory not found\n"
         "Hint: give the folder with --config, or write a commented one with `newswatch init`\n"
     )
+
+
+def test_status_says_its_times_are_utc(tmp_path):
+    from datetime import datetime
+
+    from newswatch.store import Store
+
+    db = _empty_db(tmp_path / "x.duckdb")
+    Store(str(db)).runs.start("r1", datetime(2026, 11, 20, 6, 5, 4), 0)
+    r = runner.invoke(app, ["status", "--db", str(db), "-c", "config"])
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if "[r1]" in x]
+    # the run id is text, not a Rich style tag that vanishes
+    assert line == "  2026-11-20 06:05:04 UTC  running   0 feeds (0 failed), 0 new, 0 flagged  [r1]"

@@ -56,6 +56,7 @@ def status(
       newswatch status -f json | jq .feeds
     """
     import json
+    from datetime import datetime, timedelta
 
     from newswatch.cli.output import jsonable
     from newswatch.reports.status import status_report
@@ -75,7 +76,9 @@ def status(
         if fmt == "json":
             print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
             return
-        out = Console(highlight=False, soft_wrap=True)
+        # names and ids are data ("[r1]" is not a style): no Rich markup
+        out = Console(highlight=False, soft_wrap=True, markup=False)
+        zero = timedelta(0)
         size = report.get("database_bytes")
         out.print(
             f"Database {report['database']} (schema {report['schema_version']}"
@@ -84,16 +87,23 @@ def status(
         out.print(
             f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged."
         )
+
+        def when(t: object) -> str:  # newswatch stores UTC: say so
+            if isinstance(t, datetime):
+                utc = t.utcoffset() in (None, zero)
+                return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc else t.strftime(" %z"))
+            return "-" if t is None else str(t)
+
         f = report["feeds"]
         out.print(
             f"Feeds: {f['enabled']} enabled, {f['due_now']} due now, {f['erroring']} erroring, "
-            f"{f['failing_over_a_day']} failing for over a day; next due {f['next_due_at'] or '-'}."
+            f"{f['failing_over_a_day']} failing for over a day; next due {when(f['next_due_at'])}."
         )
         out.print("Last runs:")
         for r in report["last_runs"] or []:
             out.print(
-                f"  {r['started_at']}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed']} failed), "
-                f"{r['articles_new']} new, {r['articles_flagged']} flagged  [{r['run_id']}]"
+                f"  {when(r['started_at'])}  {r['status']:<9} {r['feeds']} feeds ({r['feeds_failed'] or 0} failed), "
+                f"{r['articles_new'] or 0} new, {r['articles_flagged'] or 0} flagged  [{r['run_id']}]"
             )
         if not report["last_runs"]:
             out.print("  (none yet)")
