@@ -164,3 +164,13 @@ def test_status_says_its_times_are_utc(tmp_path):
     (line,) = [x for x in r.stdout.splitlines() if "[r1]" in x]
     # the run id is text, not a Rich style tag that vanishes
     assert line == "  2026-11-20 06:05:04 UTC  running   0 feeds (0 failed), 0 new, 0 flagged  [r1]"
+
+
+def test_eval_prints_a_passage_id_as_text(tmp_path):
+    import json
+
+    labelled = tmp_path / "set.jsonl"
+    row = {"id": "[bold]p1", "language": "en", "text": "Nothing to see.", "actors": ["iran"]}
+    labelled.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    r = runner.invoke(app, ["eval", "-c", "config", str(labelled)])
+    assert "  [bold]p1: actors: missed iran" in r.stdout.splitlines(), r.stdout

@@ -387,7 +387,7 @@ def _undefined_as_null(d: Any) -> Any:
 
 
 def _eval_tables(report: EvalReport) -> None:
-    console = Console(soft_wrap=False)
+    console = Console(soft_wrap=False, markup=False)  # ids and names are data, not styles
 
     def table(title: str, rows: dict[str, Scores]) -> None:
         t = Table("", "P", "R", "F1", "TP", "FP", "FN", title=title, title_justify="left")
