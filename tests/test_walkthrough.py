@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import time
@@ -174,3 +175,22 @@ def test_eval_prints_a_passage_id_as_text(tmp_path):
     labelled.write_text(json.dumps(row) + "\n", encoding="utf-8")
     r = runner.invoke(app, ["eval", "-c", "config", str(labelled)])
     assert "  [bold]p1: actors: missed iran" in r.stdout.splitlines(), r.stdout
+
+
+def test_run_json_gives_its_times_with_their_zone(tmp_path):
+    import json
+
+    cdir = tmp_path / "config"
+    cdir.mkdir()
+    (cdir / "sources.yaml").write_text(
+        "sources:\n  - name: Nowhere\n    url: http://127.0.0.1:9/feed.xml\n", encoding="utf-8"
+    )
+    (cdir / "newswatch.yaml").write_text(
+        "fetch: {retries: 0, allow_private_addresses: true}\n", encoding="utf-8"
+    )
+    shutil.copy(Path("config") / "watchlist.yaml", cdir / "watchlist.yaml")
+    db = tmp_path / "x.duckdb"
+    r = runner.invoke(app, ["run", "-q", "-c", str(cdir), "--db", str(db), "-f", "json"])
+    assert r.exit_code == 4, r.output  # no feed could be fetched
+    d = json.loads(r.stdout)
+    assert d["started_at"].endswith("+00:00") and d["finished_at"].endswith("+00:00"), d
