@@ -53,6 +53,10 @@ TRANSIENT_FETCH_ERRORS = {"timeout", "connect", "protocol"}
 # bounded): two workers on one pass take turns instead of the first taking every feed
 CLAIM_CHUNK = 50
 
+# a pass refreshes the derivation trees of the stories it stored at its end, or as soon as
+# this many are waiting (a story met in many batches of a pass is derived once)
+STORIES_PER_REFRESH = 2000
+
 ProgressFn = Callable[[str, int], None]
 
 
@@ -182,6 +186,8 @@ class _Pass:
         self.batch: list[ArticleRecord] = []
         self.extra_urls: dict[str, list[str]] = {}
         self.seen_links: set[str] = set()
+        # stories of the articles stored so far whose derivation trees are not yet refreshed
+        self.stories_touched: set[str] = set()
         # feeds with an entry that failed transiently: their validators are not saved, so the
         # next pass reads them in full and tries the entry again
         self.refetch_feeds: set[str] = set()
@@ -298,6 +304,7 @@ class _Pass:
                 watchlist_version=self.watchlist_version,
                 extra_urls=extra,
                 stories=self.settings.stories,
+                derivations=False,
             )
         except Exception as e:  # a lock held too long, a full disk, a conflict, a lost catalog
             if isinstance(e, asyncio.CancelledError):
@@ -319,6 +326,9 @@ class _Pass:
         self.summary.articles_new += stats.articles_new
         self.summary.articles_flagged += stats.articles_flagged
         self.summary.articles_known += stats.duplicates
+        self.stories_touched.update(stats.story_ids)
+        if len(self.stories_touched) >= STORIES_PER_REFRESH:
+            await self.refresh_derivations()
         new = set(stats.new_ids)
         for r in batch:
             if r.article_id in new and r.flag.flagged and len(self.summary.flagged) < 50:
@@ -334,6 +344,18 @@ class _Pass:
                         "score": r.flag.score,
                     }
                 )
+
+    async def refresh_derivations(self) -> None:
+        """The derivation trees of the stories stored since the last refresh, once each."""
+        todo, self.stories_touched = self.stories_touched, set()
+        try:
+            await self.db(self.store.articles.refresh_derivations, sorted(todo))
+        except Exception as e:  # the articles are stored: a later pass derives them
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            self.problems.append(
+                Problem(ProblemStage.STORE, f"derivations not refreshed: {e}", kind="derivations")
+            )
 
     # -- feeds ------------------------------------------------------------------------------
     def record(
@@ -688,6 +710,8 @@ class _Pass:
             # memory, through the last writes and the full-text rebuild (the peak of a pass)
             await asyncio.to_thread(self.close_pool)
             await self.flush(force=True)
+            if self.summary.articles_new:
+                await self.refresh_derivations()
             if self.summary.articles_new and self.settings.pipeline.fulltext_index:
                 age = await self.db(self.store.search.age)
                 if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.settings import StorySettings
 from newswatch.store.engine import LANE_ARTICLES, Engine, fetch_one
-from newswatch.store.provenance import write_provenance
+from newswatch.store.provenance import refresh_derivations, refresh_underived, write_provenance
 from newswatch.store.runs import Problem, insert_problems
 from newswatch.store.stories import assign_batch_stories
 
@@ -81,6 +81,7 @@ class WriteStats:
     articles_flagged: int = 0
     duplicates: int = 0
     new_ids: list[str] = field(default_factory=list)
+    story_ids: list[str] = field(default_factory=list)  # the stories of the new articles
 
 
 class Articles:
@@ -111,13 +112,17 @@ class Articles:
         extra_urls: dict[str, Sequence[str]] | None = None,
         problems: Sequence[Problem] = (),
         stories: StorySettings | None = None,
+        derivations: bool = True,
     ) -> WriteStats:
         """Store articles with their mentions and flags in ONE transaction.
 
         Idempotent: an article whose id is already stored is skipped (its URLs are still
         recorded), so a rerun after a killed pass adds nothing twice.
         ``extra_urls`` maps article_id → other canonical URLs it is known by (the feed's link
-        when it differs from the page's canonical URL).
+        when it differs from the page's canonical URL). ``derivations=False`` leaves the
+        derivation trees of the batch's stories (``stats.story_ids``) to a later
+        :meth:`refresh_derivations`, as a pass does: a story met in many batches is derived
+        once.
         """
         # one record per id within the batch
         unique: dict[str, ArticleRecord] = {}
@@ -212,7 +217,9 @@ class Articles:
                 )
                 row = cur.fetchone()
                 stats.articles_flagged = int(row[0]) if row else 0
-                write_provenance(con, [unique[a] for a in new_ids])  # attributions, derivations
+                # attributions, anchors and (unless derivations is False) derivation trees
+                write_provenance(con, [unique[a] for a in new_ids], derivations=derivations)
+                stats.story_ids = sorted({story_of.get(a, a) for a in new_ids})
                 con.execute("DROP TABLE _new")
             con.execute(
                 "INSERT INTO article_urls SELECT DISTINCT u.url, u.article_id FROM _b_urls u "
@@ -227,6 +234,17 @@ class Articles:
         # writer's rows; a conflict (a lost lock) runs it all again, and the anti-joins then
         # skip what the other writer stored
         return self.store.run_in_transaction(write, lane=LANE_ARTICLES)
+
+    def refresh_derivations(self, story_ids: Sequence[str], *, backfill: int = 500) -> int:
+        """Derive these stories, and up to ``backfill`` stories with an article that has no
+        derivation row (left by a pass that died before its refresh), in one transaction;
+        returns how many stories the backfill derived."""
+
+        def refresh(con: duckdb.DuckDBPyConnection) -> int:
+            refresh_derivations(con, sorted(set(story_ids)))
+            return refresh_underived(con, backfill) if backfill > 0 else 0
+
+        return self.store.run_in_transaction(refresh, lane=LANE_ARTICLES)
 
     def replace_flags(
         self, results: Sequence[tuple[str, FlagResult]], version: str
