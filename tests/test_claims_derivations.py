@@ -69,7 +69,7 @@ def expected(recs: list[ArticleRecord]) -> set[tuple]:
     }
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(12))
 def test_batch_by_batch_equals_all_at_once(tmp_path, seed):
     rng = random.Random(seed)
     arrival = list(ARTICLES)

@@ -362,10 +362,11 @@ def _cache_put(aid: _Key, ps: frozenset[int]) -> None:
 def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
     """Bring the derivation trees of these stories up to date with the stored articles.
 
-    A story whose new articles all come after its known ones (the usual case: copies
-    arrive later) gets nodes for the new articles only, and its first report's
-    order_confidence again; any other story is recomputed whole. Text is read only for
-    the articles whose passages are not cached."""
+    The nodes of a story's leading articles that are known already are kept (a node
+    depends only on the articles before it): the rest, from its first new article on, is
+    derived again, and the first report's order_confidence recomputed. Copies usually
+    arrive after the known ones, so only theirs are new. Text is read only for the
+    articles derived again and those whose passages are not cached."""
     if not story_ids:
         return
     ids = list(story_ids)
@@ -394,8 +395,8 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
         known = 0
         while known < len(ordered) and ordered[known].article_id in stored:
             known += 1
-        if any(d.article_id in stored for d in ordered[known:]):
-            known = 0  # an earlier arrival: the whole tree again
+        # an arrival before known articles: those after it are derived again (a node depends
+        # only on the articles before it), the ones before it are kept
         if known == len(ordered) and len(ordered) == sum(1 for r in stored.values() if r[0] == sid):
             continue  # nothing new
         plans[sid] = (ordered, known)
@@ -432,9 +433,8 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
             out.append(
                 (sid, n.article_id, n.derived_from, n.overlap, n.adds_reporting, n.order_confidence)
             )
-        if known == 0:
-            replace += [d.article_id for d in ordered if d.article_id in stored]
-        else:
+        replace += [d.article_id for d in ordered[known:] if d.article_id in stored]
+        if known:
             first = stored[ordered[0].article_id]
             conf = first_confidence(ordered)
             if conf != first[5]:
