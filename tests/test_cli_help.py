@@ -76,3 +76,14 @@ def test_tidy_help_reflows_prose_and_keeps_examples():
     assert tidy_help("Summary.\n\nExamples:\n\n    newswatch y\n\n    newswatch z\n") == (
         "Summary.\n\n\n[bold]Examples[/bold]\n\n  newswatch y\n  newswatch z"
     )
+
+
+@pytest.mark.parametrize("words", _commands(), ids=" ".join)
+def test_usage_names_arguments_as_the_readme_does(words):
+    # `newswatch story [OPTIONS] STORY_ID`, not `{story_id}`: the README's table spells
+    # every argument in capitals
+    r = runner.invoke(app, [*words, "--help"], env={"COLUMNS": "200"})
+    usage = next(x for x in r.stdout.splitlines() if "Usage:" in x)
+    args = usage.split("[OPTIONS]", 1)[1].split()
+    for a in args:
+        assert re.fullmatch(r"[\[{]?[A-Z_]+[\]}]?(\.\.\.)?", a), (words, usage)

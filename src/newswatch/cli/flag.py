@@ -189,7 +189,7 @@ def result_as_dict(
 
 def flag_command(
     paths: list[str] | None = typer.Argument(
-        None, metavar="PATH...", help="Text or HTML files; - for stdin.", show_default=False
+        None, metavar="PATH", help="Text or HTML files; - for stdin.", show_default=False
     ),
     config: Path | None = ConfigOpt,
     fmt: str | None = FormatOpt(
@@ -275,7 +275,7 @@ def _flag_table(results: list[dict[str, Any]], fmt: str) -> None:
 
 def eval_command(
     path: Path | None = typer.Argument(
-        None, help="Labelled JSONL file, or a folder of them.", show_default=False
+        None, metavar="PATH", help="Labelled JSONL file, or a folder of them.", show_default=False
     ),
     config: Path | None = ConfigOpt,
     thresholds: Path | None = typer.Option(

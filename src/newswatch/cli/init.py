@@ -23,7 +23,7 @@ FILES = ("sources.yaml", "watchlist.yaml", "newswatch.yaml")
 
 def init_command(
     directory: Path = typer.Argument(
-        Path("."), help="Where to create config/ (default: the current folder)."
+        Path("."), metavar="DIR", help="Where to create config/ (default: the current folder)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
 ) -> None:

@@ -23,7 +23,7 @@ __all__ = ["register"]
 
 
 def story(
-    story_id: str = typer.Argument(..., help="A story id (articles.story_id)."),
+    story_id: str = typer.Argument(..., metavar="STORY_ID", help="A story id (articles.story_id)."),
     config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
     fmt: str = FormatOpt("table"),
@@ -49,7 +49,9 @@ def story(
 
 
 def claim(
-    claim_id: str = typer.Argument(..., help="A claim id (the id of its first story), or 'all'."),
+    claim_id: str = typer.Argument(
+        ..., metavar="CLAIM_ID", help="A claim id (the id of its first story), or 'all'."
+    ),
     config_dir: Path | None = ConfigOpt,
     db: str | None = DbOpt,
     fmt: str = FormatOpt("table"),

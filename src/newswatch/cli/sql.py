@@ -104,7 +104,10 @@ def _lock_down(con: Any, *, allow_files: bool) -> None:
 
 def sql(
     query: str | None = typer.Argument(
-        None, help="SQL to run, or - to read it from standard input.", show_default=False
+        None,
+        metavar="QUERY",
+        help="SQL to run, or - to read it from standard input.",
+        show_default=False,
     ),
     file: Path | None = typer.Option(
         None, "--file", help="Read the SQL from this file.", show_default=False
@@ -284,7 +287,10 @@ EXPORT_FORMATS = ("parquet", "csv", "json", "jsonl")
 
 def export_command(
     directory: Path = typer.Argument(
-        ..., help="Folder to write the files into (created if missing).", show_default=False
+        ...,
+        metavar="DIR",
+        help="Folder to write the files into (created if missing).",
+        show_default=False,
     ),
     fmt: str = FormatOpt("parquet", EXPORT_FORMATS, note=" (csv, json, jsonl: as sql prints them)"),
     tables: list[str] | None = typer.Option(

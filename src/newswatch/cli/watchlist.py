@@ -38,7 +38,7 @@ FileOpt = typer.Option(
     show_default=False,
 )
 
-FileArg = typer.Argument(None, help="Watchlist file (default: the configured one).")
+FileArg = typer.Argument(None, metavar="FILE", help="Watchlist file (default: the configured one).")
 OutputOpt = typer.Option(
     None, "--output", "-o", help="Write the YAML snippet here (default: standard output)."
 )
@@ -131,8 +131,10 @@ def ids(
 
 @watchlist_app.command("test")
 def test(
-    rule_id: str = typer.Argument(..., help="An actor or allegation id."),
-    text: str = typer.Argument(..., help="The text to try, or - for standard input."),
+    rule_id: str = typer.Argument(..., metavar="ID", help="An actor or allegation id."),
+    text: str = typer.Argument(
+        ..., metavar="TEXT", help="The text to try, or - for standard input."
+    ),
     title: str | None = typer.Option(None, "--title", help="A title to try with the text."),
     language: str | None = typer.Option(
         None, "--language", "-l", help="The text's language (default: detected)."
