@@ -194,3 +194,16 @@ def test_run_json_gives_its_times_with_their_zone(tmp_path):
     assert r.exit_code == 4, r.output  # no feed could be fetched
     d = json.loads(r.stdout)
     assert d["started_at"].endswith("+00:00") and d["finished_at"].endswith("+00:00"), d
+
+
+def test_digest_preview_in_a_fresh_init_folder_before_any_run(tmp_path, monkeypatch):
+    # README: `newswatch init DIR && cd DIR && newswatch digest --dry-run`
+    assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["digest", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "example: nothing would be sent\n"
+    assert "No database yet at data/newswatch.duckdb" in r.stderr
+    assert not (tmp_path / "data").exists()  # a preview writes nothing, not even a folder
+    # sending for real still needs a digest defined
+    assert runner.invoke(app, ["digest"]).exit_code == 2

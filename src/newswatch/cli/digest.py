@@ -139,7 +139,23 @@ def digest_command(
         from newswatch.flagging.watchlist import watchlist_labels
 
         labels = watchlist_labels(cdir / "watchlist.yaml")
-        if to_file is not None:
+        if dry_run and to_file is None and not store.is_lake and not store.exists():
+            # a fresh `newswatch init` folder before its first run: nothing is flagged yet,
+            # so nothing would be sent; the preview says so instead of failing
+            err_console.print(
+                f"No database yet at {store.display}: nothing is flagged, so nothing would be "
+                "sent (`newswatch run` creates it; --db names another).",
+                markup=False,
+                soft_wrap=True,
+            )
+            from newswatch.models import DigestStatus
+
+            results = [
+                DigestResult(name=d.name, status=DigestStatus.DRY_RUN)
+                for d in digests
+                if name in (None, d.name)
+            ]
+        elif to_file is not None:
             if name is None and len(digests) > 1:
                 raise UsageError("--to-file writes one message: choose the digest with --name")
             digest = next(d for d in digests if name in (None, d.name))
