@@ -39,6 +39,10 @@ PUBLIC_TABLES = [
     "digest_deliveries",
     "digest_messages",
     "digest_runs",
+    "attributions",
+    "story_derivations",
+    "article_anchors",
+    "verdicts",
 ]
 PUBLIC_VIEWS = [
     "source_health",
@@ -47,6 +51,12 @@ PUBLIC_VIEWS = [
     "daily_trends",
     "cooccurrence",
     "spikes",
+    "story_timeline",
+    "claim_links",
+    "claim_stories",
+    "claims",
+    "claim_timeline",
+    "latest_verdicts",
 ]
 
 

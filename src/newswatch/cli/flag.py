@@ -299,6 +299,10 @@ def eval_command(
     if path is None:
         path = shipped_eval_dir()
         err_console.print(f"(no PATH: the team's labelled set, {path})", markup=False)
+    from newswatch.cli.eval_provenance import eval_provenance, is_provenance_set
+
+    if is_provenance_set(path):  # attributions.jsonl / copies.jsonl: the provenance sets
+        raise typer.Exit(eval_provenance(path, matcher.watchlist, thresholds, fmt))
     try:
         report = evaluate(path, matcher)
         if thresholds is None:

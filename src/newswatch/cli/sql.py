@@ -275,6 +275,11 @@ PUBLIC_TABLES: dict[str, str | None] = {
     "attributions": _RECENT_ARTICLES,
     "story_derivations": _RECENT_ARTICLES,
     "story_timeline": _RECENT_ARTICLES.replace("article_id IN", "article IN", 1),
+    "article_anchors": _RECENT_ARTICLES,
+    "claim_links": None,
+    "claim_stories": "first_seen >= ?",
+    "claims": "first_seen >= ?",
+    "claim_timeline": "time >= ?",
     "verdicts": "decided_at >= ?",
     "latest_verdicts": "decided_at >= ?",
     "stories": "last_seen >= ?",
@@ -310,7 +315,8 @@ def export_command(
 
     Every table and view of README's "Public SQL": articles, mentions, flags, sources,
     source_health, article_urls, runs, problems, the digest tables, feed_leases,
-    attributions, story_derivations, story_timeline, verdicts, latest_verdicts, stories,
+    attributions, story_derivations, story_timeline, article_anchors, claim_links,
+    claim_stories, claims, claim_timeline, verdicts, latest_verdicts, stories,
     daily_trends, cooccurrence, spikes (those the database has). Timestamps are UTC: in
     Parquet as timestamps with time zone, in CSV and JSON with +00:00. CSV, JSON and JSONL
     are written exactly as newswatch sql prints them (lists as JSON arrays, NULL as empty).
