@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newswatch.cli import app
+from newswatch.cli.demo import newswatch_command
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -32,15 +33,31 @@ def demo_db(demo_run) -> str:
 
 
 def printed_commands(output: str) -> list[list[str]]:
-    """The commands the demo printed, as argument lists after ``uv run newswatch``."""
-    lines = [x.strip() for x in output.splitlines() if x.strip().startswith("uv run newswatch ")]
-    return [shlex.split(x)[3:] for x in lines]
+    """The commands the demo printed, as argument lists after its way to call newswatch."""
+    prefix = newswatch_command() + " "
+    lines = [x.strip() for x in output.splitlines() if x.strip().startswith(prefix)]
+    return [shlex.split(x)[len(shlex.split(prefix)) :] for x in lines]
+
+
+def test_the_printed_commands_call_newswatch_the_way_it_was_started(monkeypatch, tmp_path):
+    """uv in a venv of its own (README's route where pip is refused) is not on PATH: the
+    demo prints its full path, so the commands work when pasted."""
+    uv = tmp_path / "uv-env" / "bin" / "uv"
+    uv.parent.mkdir(parents=True)
+    uv.write_text("#!/bin/sh\n")
+    uv.chmod(0o755)
+    monkeypatch.setenv("UV", str(uv))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert newswatch_command() == f"{uv} run newswatch"
+    monkeypatch.setenv("PATH", f"{uv.parent}:/usr/bin:/bin")
+    assert newswatch_command() == "uv run newswatch"
 
 
 def test_printed_commands_work_as_printed(demo_run):
     """Every command the demo suggests runs as printed (run needs the sample site up, so it
     is checked for its arguments only); the kept configuration is what sources reads."""
     db, output = demo_run
+    assert "Immediate alerts" not in output and "SMTP" not in output  # no mail server tried
     cdir = db.with_name("demo-config")
     assert (cdir / "sources.yaml").exists() and (cdir / "newswatch.yaml").exists()
     commands = printed_commands(output)

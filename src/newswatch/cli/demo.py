@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -90,7 +91,7 @@ def demo(
                     print("  " + c)
                 print(
                     "\nThe same configuration again (run needs the sample site: keep it up "
-                    "with uv run newswatch demo --serve in another terminal):"
+                    f"with {newswatch_command()} demo --serve in another terminal):"
                 )
                 for c in commands["config"]:
                     print("  " + c)
@@ -114,7 +115,7 @@ def demo(
             elif fmt == "text":
                 print(
                     "\nThe workbench (flagged articles with their evidence, stories, trends; "
-                    "then open http://127.0.0.1:8080/, or run newswatch demo --web):"
+                    f"then open http://127.0.0.1:8080/, or run {newswatch_command()} demo --web):"
                 )
                 print("  " + commands["web"])
             if keep_serving or web:
@@ -166,7 +167,10 @@ def _write_demo_config(cdir: Path, dbp: Path, site: LocalSite) -> Config:
             {
                 "name": "demo",
                 "recipients": ["analyst@example.org"],
-                "immediate": True,
+                # no immediate alerts: the demo writes its digest to a file, and a pass
+                # against the sample site should not try a mail server that is not there
+                "immediate": False,
+                "schedule": "0 7 * * *",  # daily, when serve runs with this configuration
                 "backfill_days": 365,
                 "include_actor_only": False,
                 "subject": "newswatch demo digest: {count} new ({date})",
@@ -179,9 +183,24 @@ def _write_demo_config(cdir: Path, dbp: Path, site: LocalSite) -> Config:
     return load_config(cdir)
 
 
+def newswatch_command() -> str:
+    """How to call newswatch again, the way this one was started: ``uv run newswatch`` when
+    uv (on PATH) started it; the full path of uv when it is not on PATH (uv in a venv of
+    its own, README's route where pip is refused); plain ``newswatch`` when installed."""
+    uv = os.environ.get("UV")  # set by uv run for what it starts
+    if uv:
+        on_path = shutil.which("uv")
+        if on_path and Path(on_path).resolve() == Path(uv).resolve():
+            return "uv run newswatch"
+        return f"{shlex.quote(uv)} run newswatch"
+    if shutil.which("newswatch"):
+        return "newswatch"
+    return "uv run newswatch"
+
+
 def demo_commands(dbp: Path, cdir: Path) -> dict[str, Any]:
     """The commands the demo suggests, as they work when pasted (``uv run newswatch …``)."""
-    nw = "uv run newswatch"
+    nw = newswatch_command()
     d, c = shlex.quote(str(dbp)), shlex.quote(str(cdir))
     return {
         "sql": [
