@@ -115,7 +115,7 @@ def demo(
             elif fmt == "text":
                 print(
                     "\nThe workbench (flagged articles with their evidence, stories, trends; "
-                    f"then open http://127.0.0.1:8080/, or run {newswatch_command()} demo --web):"
+                    f"then open http://127.0.0.1:8080/; {newswatch_command()} demo --web does both):"
                 )
                 print("  " + commands["web"])
             if keep_serving or web:
