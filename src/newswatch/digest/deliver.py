@@ -50,6 +50,7 @@ from newswatch.settings import (
     load_digest_settings,
 )
 from newswatch.store import Store
+from newswatch.store.provenance import digest_lines
 from newswatch.store.verdicts import effective_flags_sql
 
 __all__ = [
@@ -312,44 +313,19 @@ def with_provenance(
 
 
 def _provenance(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> dict[str, Provenance]:
-    """Two queries for all the stories: what ``store.provenance.digest_line`` says of one
-    story (its first report is the first row of ``story_timeline(con, story)``; sources by
-    how often the story attributes to them), and who carried the story after."""
-    try:
-        rows = con.execute(
-            "SELECT story, outlet, language, time, derived_from, order_confidence "
-            "FROM story_timeline WHERE story IN (SELECT unnest(?::VARCHAR[])) "
-            "ORDER BY story, time, derived_from IS NOT NULL, article",
-            [list(story_ids)],
-        ).fetchall()
-    except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
-        return {}
-    sources = dict(
-        con.execute(
-            "SELECT story_id, list(source_id ORDER BY n DESC, source_id) FROM ("
-            "  SELECT a.story_id, t.source_id, count(*) AS n FROM attributions t "
-            "  JOIN articles a USING (article_id) "
-            "  WHERE a.story_id IN (SELECT unnest(?::VARCHAR[])) AND t.source_id IS NOT NULL "
-            "  GROUP BY ALL"
-            ") GROUP BY story_id",
-            [list(story_ids)],
-        ).fetchall()
-    )
-    timelines: dict[str, list[tuple[Any, ...]]] = {}
-    for r in rows:
-        timelines.setdefault(r[0], []).append(r)
-    out = {}
-    for sid, (first, *later) in timelines.items():
-        out[sid] = Provenance(
-            first_outlet=first[1],
-            first_time=first[3],
-            order_confidence=float(first[5] if first[5] is not None else 0.0),
-            later_outlets=len({r[1] for r in later if r[1] != first[1]}),
-            later_languages=tuple(sorted({r[2] for r in later if r[2]})),
-            independent_reports=sum(1 for r in (first, *later) if r[4] is None),
-            attributed_to=tuple(sources.get(sid, ())),
+    """The stories' provenance, from :func:`newswatch.store.provenance.digest_lines`."""
+    return {
+        sid: Provenance(
+            first_outlet=d["first_outlet"],
+            first_time=d["first_time"],
+            order_confidence=float(d["order_confidence"] or 0.0),
+            later_outlets=d["later_outlets"],
+            later_languages=tuple(d["later_languages"]),
+            independent_reports=d["independent_reports"],
+            attributed_to=tuple(d["attributed_to"]),
         )
-    return out
+        for sid, d in digest_lines(con, story_ids).items()
+    }
 
 
 def _evidence(

@@ -56,6 +56,7 @@ __all__ = [
     "claim_timeline",
     "claims",
     "digest_line",
+    "digest_lines",
     "refresh_derivations",
     "refresh_underived",
     "story_timeline",
@@ -490,36 +491,65 @@ def story_timeline(con: duckdb.DuckDBPyConnection, story_id: str) -> tuple[list[
     return list(_TIMELINE_COLS), rows
 
 
+def digest_lines(
+    con: duckdb.DuckDBPyConnection,
+    story_ids: Sequence[str],
+    labels: dict[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """What the digest line says of each story, in two queries for all of them: "first
+    reported by X on D; since then N outlets in K languages; attributed to …". A story
+    without a timeline (or a store from before provenance) is left out."""
+    ids = list(dict.fromkeys(story_ids))
+    if not ids:
+        return {}
+    try:
+        rows = con.execute(
+            f"SELECT {', '.join(_TIMELINE_COLS)} FROM story_timeline "
+            "WHERE story IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY story, time, derived_from IS NOT NULL, article",
+            [ids],
+        ).fetchall()
+    except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
+        return {}
+    sources = dict(
+        con.execute(
+            "SELECT story_id, list(source_id ORDER BY n DESC, source_id) FROM ("
+            "  SELECT a.story_id, t.source_id, count(*) AS n FROM attributions t "
+            "  JOIN articles a USING (article_id) "
+            "  WHERE a.story_id IN (SELECT unnest(?::VARCHAR[])) AND t.source_id IS NOT NULL "
+            "  GROUP BY ALL"
+            ") GROUP BY story_id",
+            [ids],
+        ).fetchall()
+    )
+    timelines: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        timelines.setdefault(r[0], []).append(r)
+    names = labels or {}
+    out = {}
+    for sid, (first, *later) in timelines.items():
+        every = (first, *later)
+        out[sid] = {
+            "story_id": sid,
+            "first_outlet": first[2],
+            "first_time": first[4],
+            "order_confidence": first[8],
+            "outlets": len({r[2] for r in every}),
+            "languages": sorted({r[3] for r in every if r[3]}),
+            "later_outlets": len({r[2] for r in later if r[2] != first[2]}),
+            "later_languages": sorted({r[3] for r in later if r[3]}),
+            "independent_reports": sum(1 for r in every if r[5] is None),
+            "copies": sum(1 for r in every if r[5] is not None),
+            "attributed_to": [names.get(x, x) for x in sources.get(sid, ())],
+        }
+    return out
+
+
 def digest_line(
     con: duckdb.DuckDBPyConnection, story_id: str, labels: dict[str, str] | None = None
 ) -> dict[str, Any] | None:
-    """What the digest line says of a story: "first reported by X on D; since then N
-    outlets in K languages; attributed to …". None for an unknown story."""
-    _, rows = story_timeline(con, story_id)
-    if not rows:
-        return None
-    first = rows[0]
-    names = labels or {}
-    attributed = [
-        names.get(s, s)
-        for (s,) in con.execute(
-            "SELECT source_id FROM attributions t JOIN articles a USING (article_id) "
-            "WHERE a.story_id = ? AND source_id IS NOT NULL "
-            "GROUP BY source_id ORDER BY count(*) DESC, source_id",
-            [story_id],
-        ).fetchall()
-    ]
-    return {
-        "story_id": story_id,
-        "first_outlet": first[2],
-        "first_time": first[4],
-        "order_confidence": first[8],
-        "outlets": len({r[2] for r in rows}),
-        "languages": sorted({r[3] for r in rows if r[3]}),
-        "independent_reports": sum(1 for r in rows if r[5] is None),
-        "copies": sum(1 for r in rows if r[5] is not None),
-        "attributed_to": attributed,
-    }
+    """:func:`digest_lines` of one story; None for an unknown story."""
+    return digest_lines(con, [story_id], labels).get(story_id)
 
 
 def claims(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
