@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -63,7 +62,7 @@ def run(
         else:
             result = run_with_progress(config, quiet=quiet, due_only=due).to_dict()
         if output == "json":
-            print(json.dumps(_zoned(result), ensure_ascii=False, indent=2))
+            print(json.dumps(result, ensure_ascii=False, indent=2))
         else:
             print_summary(result)
     code = exit_code(result)
@@ -150,21 +149,3 @@ def print_summary(s: dict) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
-
-
-def _zoned(result: dict[str, Any]) -> dict[str, Any]:
-    """The summary with its times in UTC with their zone (the pass records them naive, in
-    UTC), as every other command writes timestamps."""
-    from datetime import datetime
-
-    from newswatch.cli.output import jsonable
-
-    out = dict(result)
-    for key in ("started_at", "finished_at"):
-        value = out.get(key)
-        if isinstance(value, str) and value:
-            try:
-                out[key] = jsonable(datetime.fromisoformat(value))
-            except ValueError:
-                pass
-    return out

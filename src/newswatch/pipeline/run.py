@@ -64,6 +64,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _utc_iso(t: datetime) -> str:
+    """ISO 8601 with the zone: the pass records its times naive, in UTC."""
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).isoformat()
+
+
 @dataclass
 class FeedOutcome:
     name: str
@@ -123,8 +128,8 @@ class RunSummary:
         return {
             "run_id": self.run_id,
             "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "started_at": _utc_iso(self.started_at),
+            "finished_at": _utc_iso(self.finished_at) if self.finished_at else None,
             **self.counts(),
             "articles_known": self.articles_known,
             "articles_not_stored": self.articles_not_stored,
