@@ -31,6 +31,7 @@ def test_help_fits_80_columns_with_examples(words):
     text = r.stdout.split("\n╭")[0]  # the description, before the option panels
     lines = [x.rstrip() for x in text.splitlines()]
     assert " Examples" in lines, f"{' '.join(words)} --help has no examples"
+    assert "``" not in text, f"{' '.join(words)} --help shows reST markup from a docstring"
     at = lines.index(" Examples")
     prose, examples = lines[:at], lines[at + 1 :]
     # examples: one per line, indented, none wrapped (a wrapped one goes on at column 1);

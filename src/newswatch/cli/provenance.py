@@ -57,7 +57,7 @@ def claim(
     fmt: str = FormatOpt("table"),
 ) -> None:
     """One claim across languages: each story carrying it, where each language first
-    picked it up. ``all`` lists the claims.
+    picked it up; newswatch claim all lists the claims.
 
     Examples:
 
