@@ -350,6 +350,28 @@ class _Pass:
                     }
                 )
 
+    async def finish_store(self) -> None:
+        """After the last batch: the stories' derivation trees and, when it is due, the
+        full-text index. They are independent (one writes story_derivations, the other the
+        index's own tables), and on a DuckDB file they run side by side: the derivation is
+        Python in this process, the index is built by DuckDB's threads, so the two cores
+        share the end of the pass instead of taking turns (a DuckLake has no index)."""
+        rebuild = False
+        if self.settings.pipeline.fulltext_index and not self.store.is_lake:
+            age = await self.db(self.store.search.age)
+            rebuild = age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60
+        if not rebuild:
+            await self.refresh_derivations()
+            return
+        # the index's writer connection shares this process's database instance with the
+        # derivation's (DuckDB's optimistic concurrency: no row of one is a row of the other)
+        index = asyncio.create_task(asyncio.to_thread(self.store.search.rebuild))
+        try:
+            await self.refresh_derivations()
+        finally:
+            await asyncio.wait([index])
+        index.result()  # a failed rebuild fails the pass, as it did when it ran alone
+
     async def refresh_derivations(self) -> None:
         """The derivation trees of the stories stored since the last refresh, once each."""
         todo, self.stories_touched = self.stories_touched, set()
@@ -716,11 +738,7 @@ class _Pass:
             await asyncio.to_thread(self.close_pool)
             await self.flush(force=True)
             if self.summary.articles_new:
-                await self.refresh_derivations()
-            if self.summary.articles_new and self.settings.pipeline.fulltext_index:
-                age = await self.db(self.store.search.age)
-                if age is None or age >= self.settings.pipeline.fulltext_refresh_minutes * 60:
-                    await self.db(self.store.search.rebuild)
+                await self.finish_store()
             status = (
                 RunStatus.INCOMPLETE if self.summary.articles_not_stored else RunStatus.COMPLETED
             )
