@@ -972,6 +972,25 @@ def _archive_db(path: Path, rows: int, log) -> None:
                    a.published_at::DATE
             FROM articles a, range({ST.bands}) t(b)
         """)
+    if {"article_anchors", "story_derivations", "attributions"} <= tables:
+        # provenance of a current store: anchors of every flagged article, one derivation
+        # row per article (each its own first report), an attribution per flagged article;
+        # without them every batch would backfill 200 anchors and 500 derivations of the
+        # synthetic archive, a one-off cost of an upgraded store, not a cost of its size
+        con.execute("""
+            INSERT INTO article_anchors
+            SELECT article_id, ['13 million usd', '2014', 'rfa'] FROM flags
+        """)
+        con.execute("""
+            INSERT INTO story_derivations
+            SELECT story_id, article_id, NULL, NULL, true, 1.0 FROM articles
+        """)
+        con.execute("""
+            INSERT INTO attributions
+            SELECT article_id, 'north_korea', 'text', 0, 11, 'officials said', 40, 54, NULL,
+                   'anonymous', 'said', 'North Korea reportedly helped build the tunnels.'
+            FROM flags
+        """)
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     con.close()
