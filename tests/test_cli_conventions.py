@@ -290,7 +290,7 @@ def test_flag_prints_a_table_on_a_terminal_and_json_when_piped(tmp_path):
     env = {**os.environ, "COLUMNS": "200"}
     piped = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert piped.returncode == 0, piped.stderr
-    assert json.loads(piped.stdout)["actors"] == ["hezbollah", "north_korea"]
+    assert json.loads(piped.stdout)[0]["actors"] == ["hezbollah", "north_korea"]
     leader, follower = pty.openpty()
     try:
         proc = subprocess.Popen(cmd, stdout=follower, stderr=subprocess.DEVNULL, env=env)

@@ -158,7 +158,7 @@ def test_flag_stdin_json(app):
         input="North Korea helped Hezbollah dig tunnels, the report said.\n",
     )
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    (d,) = json.loads(r.stdout)  # an array of one object per path, even for one path
     assert d["path"] == "-" and d["language"] == "en"
     assert d["actors"] == ["hezbollah", "north_korea"]
     assert d["allegations"] == ["tunnel_network", "tunnel_technology_transfer"]

@@ -53,8 +53,9 @@ FLAG_HELP = """Flag files with the watchlist, without storing anything.
 
 PATH is a text or HTML file, or - for standard input. HTML is reduced to its article text
 first. Output (a table on a terminal, JSON when piped) gives the actors and allegations
-found, and every mention with its sentence; with several paths, JSON is a list and JSONL
-one line per path, in order.
+found, and every mention with its sentence. JSON is an array with one object per path
+(as every command's -f json is an array of rows, even of one), JSONL one line per path,
+in order.
 
 \b
 Examples:
@@ -237,9 +238,10 @@ def flag_command(
             d["_explain_text"] = format_explanations(exps)
         results.append(d)
     if fmt == "json":
+        # an array whatever the number of paths, as every command that prints rows does:
+        # a script reads one shape (jq '.[0]'), not an object for one path and a list for two
         clean = [{k: v for k, v in d.items() if not k.startswith("_")} for d in results]
-        out: Any = clean[0] if len(paths) == 1 and clean else clean
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(clean, ensure_ascii=False, indent=2))
     elif fmt == "jsonl":
         for d in results:
             typer.echo(

@@ -1,0 +1,82 @@
+"""Small CLI defects, each held by a test: flag's JSON shape, a broken configuration stopping
+web, status and trends the way it stops every command, the demo's names, alias suggestions
+without function words, and the status report's times in UTC with their zone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from newswatch.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config"
+runner = CliRunner()
+
+BROKEN_WATCHLIST = "actors:\n  - id: x\n    name: X\n    aliases: {en: ['']}\n"
+
+
+def _error(path: Path, entry: str, message: str) -> str:
+    """What every command prints for a file that exists and is wrong."""
+    return (
+        f"Error: {path}: {entry}: {message}\n"
+        "Hint: fix the file and run again; nothing was written\n"
+    )
+
+
+def _config(cdir: Path, *, watchlist: str | None = None, settings: str | None = None) -> Path:
+    """A configuration folder: one feed, the shipped watchlist unless ``watchlist`` is
+    given, and ``settings`` as newswatch.yaml when given."""
+    cdir.mkdir(parents=True)
+    (cdir / "sources.yaml").write_text(
+        "sources:\n  - name: Nowhere\n    url: http://127.0.0.1:9/feed.xml\n", encoding="utf-8"
+    )
+    if watchlist is None:
+        shutil.copy(CONFIG / "watchlist.yaml", cdir / "watchlist.yaml")
+    else:
+        (cdir / "watchlist.yaml").write_text(watchlist, encoding="utf-8")
+    if settings is not None:
+        (cdir / "newswatch.yaml").write_text(settings, encoding="utf-8")
+    return cdir
+
+
+def _empty_db(path: Path) -> Path:
+    from newswatch.store import Store
+
+    Store(str(path)).migrate()
+    return path
+
+
+# --- 1. flag -f json: an array of rows, as every command that prints rows ------------------
+
+
+def test_flag_json_is_an_array_for_one_path_as_for_several(tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_text("North Korea helped Hezbollah dig tunnels.\n", encoding="utf-8")
+    b = tmp_path / "b.txt"
+    b.write_text("Nothing here.\n", encoding="utf-8")
+    base = ["flag", "-c", str(CONFIG)]
+
+    one = runner.invoke(app, [*base, "-f", "json", str(a)])
+    assert one.exit_code == 0, one.output
+    rows = json.loads(one.stdout)
+    assert isinstance(rows, list) and [r["path"] for r in rows] == [str(a)]
+    assert rows[0]["actors"] == ["hezbollah", "north_korea"]
+
+    two = runner.invoke(app, [*base, "-f", "json", str(a), str(b)])
+    assert two.exit_code == 0, two.output
+    assert [r["path"] for r in json.loads(two.stdout)] == [str(a), str(b)]
+
+    # jsonl: the same objects, one a line
+    lines = runner.invoke(app, [*base, "-f", "jsonl", str(a)])
+    assert lines.exit_code == 0, lines.output
+    assert [json.loads(x) for x in lines.stdout.splitlines()] == rows
+
+    # the convention flag follows: another command's -f json of one row is an array too
+    ids = runner.invoke(
+        app, ["watchlist", "ids", "-w", str(CONFIG / "watchlist.yaml"), "-f", "json"]
+    )
+    assert ids.exit_code == 0 and isinstance(json.loads(ids.stdout), list)
