@@ -5,7 +5,10 @@ without function words, and the status report's times in UTC with their zone."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -80,3 +83,34 @@ def test_flag_json_is_an_array_for_one_path_as_for_several(tmp_path):
         app, ["watchlist", "ids", "-w", str(CONFIG / "watchlist.yaml"), "-f", "json"]
     )
     assert ids.exit_code == 0 and isinstance(json.loads(ids.stdout), list)
+
+
+# --- 2. web: a broken watchlist stops it before it serves -------------------------------------
+
+
+def test_web_with_a_broken_watchlist_fails_before_serving(tmp_path):
+    cdir = _config(tmp_path / "config", watchlist=BROKEN_WATCHLIST)
+    db = _empty_db(tmp_path / "x.duckdb")
+    cmd = [sys.executable, "-m", "newswatch.cli", "web", "-c", str(cdir), "--db", str(db)]
+    cmd += ["--port", "0"]
+    env = {**os.environ, "COLUMNS": "200"}
+    lines: list[str] = []
+    with subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=env,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:  # until it exits, or says that it serves
+                lines.append(line)
+                assert not line.startswith("newswatch web:"), "it served with a broken watchlist"
+            assert proc.wait(timeout=60) == 2
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "".join(lines) == _error(
+        cdir / "watchlist.yaml",
+        "actors[0] (id: 'x').aliases.en[0]",
+        "must not be empty (a phrase needs at least one letter or digit)",
+    )

@@ -64,7 +64,8 @@ def serve_web(
 ) -> None:
     """Serve the workbench until interrupted. ``on_ready(url)`` is called once it listens
     (default: print ``newswatch web: <url>`` to standard error). Raises ConfigError for a
-    bad configuration or a non-loopback host without a password, before binding."""
+    bad configuration (the watchlist included) or a non-loopback host without a password,
+    before binding."""
     import uvicorn
 
     from newswatch.web.app import create_app
@@ -73,6 +74,9 @@ def serve_web(
         password = os.environ.get(PASSWORD_ENV) or None
     check_bind(host, password)
     app = create_app(config_dir, db, password=password, user=user)
+    # a broken watchlist stops the start, as it stops every other command: served, it would
+    # only show as pages without names and an empty bench (the compiled one is kept)
+    app.state.wb.matcher()
     sock = bind(host, port)
     url = address(sock)
     config = uvicorn.Config(
