@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from newswatch.cli import app
@@ -114,3 +115,30 @@ def test_web_with_a_broken_watchlist_fails_before_serving(tmp_path):
         "actors[0] (id: 'x').aliases.en[0]",
         "must not be empty (a phrase needs at least one letter or digit)",
     )
+
+
+# --- 3. status: a broken newswatch.yaml is reported ----------------------------------------
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["./config", "--config"])
+def test_status_reports_a_broken_settings_file(tmp_path, monkeypatch, given):
+    monkeypatch.chdir(tmp_path)
+    _config(tmp_path / "config", settings="pipeline: {workers: many}\n")
+    db = _empty_db(tmp_path / "x.duckdb")
+    args = ["status", "--db", str(db), *(["-c", "config"] if given else [])]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert r.stdout == ""
+    assert r.stderr == _error(
+        Path("config") / "newswatch.yaml",
+        "pipeline.workers",
+        "Input should be a valid integer, unable to parse string as an integer",
+    )
+
+
+def test_status_without_a_configuration_folder_still_reads_the_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config/ here: `status --db PATH` works from anywhere
+    db = _empty_db(tmp_path / "x.duckdb")
+    r = runner.invoke(app, ["status", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert f"Database {db}" in r.stdout

@@ -18,7 +18,6 @@ from newswatch.cli.common import (
     default_db,
     errors_to_exit,
 )
-from newswatch.errors import ConfigError
 
 
 def sources(
@@ -60,18 +59,19 @@ def status(
 
     from newswatch.cli.output import jsonable
     from newswatch.reports.status import status_report
-    from newswatch.settings import load_config
+    from newswatch.settings import default_config_dir, load_config
 
     with errors_to_exit():
         fmt = check_format(fmt, SUMMARY)
         settings = None
-        try:
+        if config_dir is None and not default_config_dir().is_dir():
+            # no configuration here (status --db PATH from any folder): the database alone
+            target = db or default_db(config_dir)
+        else:
+            # a configuration that is there is read whole, and a broken one is reported as
+            # every command reports it (its digests are part of the status)
             config = load_config(config_dir, db=db)
             settings, target = config.settings, config.db
-        except ConfigError:
-            if config_dir is not None:
-                raise
-            target = db or default_db(config_dir)
         report = status_report(current_store(target), settings)
         if fmt == "json":
             print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
