@@ -142,3 +142,20 @@ def test_status_without_a_configuration_folder_still_reads_the_database(tmp_path
     r = runner.invoke(app, ["status", "--db", str(db)])
     assert r.exit_code == 0, r.output
     assert f"Database {db}" in r.stdout
+
+
+# --- 4. trends: a broken watchlist is an error, not a table of ids ------------------------------
+
+
+def test_trends_with_a_broken_watchlist_exits_2_with_the_usual_error(tmp_path):
+    cdir = _config(tmp_path / "config", watchlist=BROKEN_WATCHLIST)
+    db = _empty_db(tmp_path / "x.duckdb")
+    for fmt in ("table", "json"):
+        r = runner.invoke(app, ["trends", "-c", str(cdir), "--db", str(db), "-f", fmt])
+        assert r.exit_code == 2, (fmt, r.output)
+        assert r.stdout == ""
+        assert r.stderr == _error(
+            cdir / "watchlist.yaml",
+            "actors[0] (id: 'x').aliases.en[0]",
+            "must not be empty (a phrase needs at least one letter or digit)",
+        )

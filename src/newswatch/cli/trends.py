@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import typer
@@ -22,12 +23,16 @@ from newswatch.cli.common import (
     err_console,
     errors_to_exit,
     fail,
+    hint_for,
     safe_text,
 )
 from newswatch.cli.output import write_rows
 from newswatch.errors import NewswatchError, UsageError
 from newswatch.reports import trends
 from newswatch.store import Store
+
+if TYPE_CHECKING:
+    from newswatch.flagging.watchlist import Watchlist
 
 __all__ = ["register"]
 
@@ -86,10 +91,16 @@ def trends_command(
         fail(f"--end {end!r} is not a date", hint="use YYYY-MM-DD", code=2)
     if plot is not None and plot.suffix.lower() != ".png":
         fail(f"--plot {plot}: the chart is written as PNG", hint="name the file *.png", code=2)
+    from newswatch.flagging.watchlist import load_watchlist
+
     try:
+        # the watchlist first: a broken one is an error (exit 2), as for every command,
+        # not a table of bare ids
+        watchlist = load_watchlist(_watchlist_path(config_dir))
+        labels = watchlist.labels
         with Store(db or default_db(config_dir)).reader() as con:
             if actor or allegation:
-                _check_ids(con, config_dir, actor, allegation)
+                _check_ids(con, watchlist, actor, allegation)
             start, last, rows = trends.trend_rows(
                 con,
                 days=days,
@@ -100,11 +111,10 @@ def trends_command(
                 count=count,
             )
             spikes = trends.spike_rows(con, days=days, end=last, actor=actor, allegation=allegation)
-        labels = _labels(config_dir)
         if plot is not None:
             trends.plot_trends(plot, start, rows, spikes, labels=labels)
     except NewswatchError as e:
-        fail(str(e), hint=e.hint, code=e.exit_code)
+        fail(str(e), hint=hint_for(e), code=e.exit_code)
     except OSError as e:
         fail(f"{plot}: cannot write the chart: {e.strerror or e}")
 
@@ -293,25 +303,16 @@ def _watchlist_path(config_dir: Path | None) -> Path:
     return path if path.exists() else shipped_config_dir() / "watchlist.yaml"
 
 
-def _labels(config_dir: Path | None) -> dict[str, str]:
-    """Display names from the watchlist (ids where it has none)."""
-    from newswatch.flagging.watchlist import watchlist_labels
-
-    return watchlist_labels(_watchlist_path(config_dir))
-
-
 def _check_ids(
     con: duckdb.DuckDBPyConnection,
-    config_dir: Path | None,
+    wl: Watchlist,
     actor: str | None,
     allegation: str | None,
 ) -> None:
     """An id that neither the watchlist nor the stored flags know (an older watchlist's ids
     stay valid) is a usage error with a "did you mean"."""
     from newswatch.flagging.check import require_ids
-    from newswatch.flagging.watchlist import load_watchlist
 
-    path = _watchlist_path(config_dir)
     stored = {
         r[0]
         for r in con.execute(
@@ -319,12 +320,10 @@ def _check_ids(
             [[x for x in (actor, allegation) if x]],
         ).fetchall()
     }
-    with errors_to_exit():
-        wl = load_watchlist(path)
-        if actor and actor not in stored:
-            require_ids(wl, actors=[actor], option="--actor")
-        if allegation and allegation not in stored:
-            require_ids(wl, allegations=[allegation], option="--allegation")
+    if actor and actor not in stored:
+        require_ids(wl, actors=[actor], option="--actor")
+    if allegation and allegation not in stored:
+        require_ids(wl, allegations=[allegation], option="--allegation")
 
 
 def register(app: typer.Typer) -> None:
