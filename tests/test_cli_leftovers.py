@@ -159,3 +159,18 @@ def test_trends_with_a_broken_watchlist_exits_2_with_the_usual_error(tmp_path):
             "actors[0] (id: 'x').aliases.en[0]",
             "must not be empty (a phrase needs at least one letter or digit)",
         )
+
+
+# --- 5. the demo's claim table names the sources -------------------------------------------------
+
+
+def test_demo_claim_table_shows_the_sources_display_names(tmp_path):
+    r = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.duckdb")])
+    assert r.exit_code == 0, r.output
+    claim = r.stdout.split("The claim across languages")[1].split("The results are in")[0]
+    rows = [x for x in claim.splitlines() if x.startswith("│")]
+    assert len(rows) == 3, claim
+    # the watchlist's names (sources: alma_center, rfa), as the workbench and digest show them
+    assert "Alma Research and Education Center, Radio Free Asia" in rows[0], claim
+    assert "Radio Free Asia" in rows[1] and "Alma" not in rows[1], claim
+    assert "alma_center" not in claim and '"rfa"' not in claim, claim

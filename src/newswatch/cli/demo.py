@@ -84,8 +84,10 @@ def demo(
                 }
                 typer.echo(json.dumps(jsonable(doc), ensure_ascii=False, indent=2))
             else:
+                from newswatch.flagging.watchlist import watchlist_labels
+
                 print_summary(summary.to_dict())
-                _print_report(report)
+                _print_report(report, watchlist_labels(config.watchlist_path))
                 print(f"\nThe results are in {dbp}, the configuration in {cdir}/. Try:")
                 for c in commands["sql"]:
                     print("  " + c)
@@ -273,7 +275,10 @@ def _demo_report(db: str) -> dict[str, Any]:
     }
 
 
-def _print_report(report: dict[str, Any]) -> None:
+def _print_report(report: dict[str, Any], labels: dict[str, str]) -> None:
+    """The demo's tables for people: the sources a claim is attributed to by their display
+    names (``labels``, the watchlist's: "Radio Free Asia", not ``rfa``), as the workbench
+    and the digest show them; the JSON keeps the ids."""
     from newswatch.cli.output import write_rows
 
     cols = ["source", "language", "title", "actors", "allegations", "score"]
@@ -305,10 +310,19 @@ def _print_report(report: dict[str, Any]) -> None:
     if report["claim_timeline"]:
         claim = report["claim_timeline"][0]["claim"]
         print(f"\nThe claim across languages (newswatch claim {claim}):")
-        cols = ["time", "language", "outlet", "first_in_language", "attributed_to"]
+        rows = [
+            [
+                r["time"],
+                r["language"],
+                r["outlet"],
+                r["first_in_language"],
+                ", ".join(labels.get(s, s) for s in r["attributed_to"] or ()),
+            ]
+            for r in report["claim_timeline"]
+        ]
         write_rows(
-            cols, [[r[c] for c in cols] for r in report["claim_timeline"]], "table", sys.stdout,
-            max_width=60,
+            ["time", "language", "outlet", "first in language", "attributed to"],
+            rows, "table", sys.stdout, max_width=60,
         )  # fmt: skip
 
 
