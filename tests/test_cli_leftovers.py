@@ -174,3 +174,65 @@ def test_demo_claim_table_shows_the_sources_display_names(tmp_path):
     assert "Alma Research and Education Center, Radio Free Asia" in rows[0], claim
     assert "Radio Free Asia" in rows[1] and "Alma" not in rows[1], claim
     assert "alma_center" not in claim and '"rfa"' not in claim, claim
+
+
+# --- 6. watchlist suggest: no function words ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    from newswatch.flagging.matcher import Matcher
+
+    return Matcher.from_path(CONFIG / "watchlist.yaml")
+
+
+def _rows(matcher, passages):
+    return [
+        (aid, lang, None, text, list(matcher.match(text, language=lang).actors))
+        for aid, lang, text in passages
+    ]
+
+
+def test_suggest_proposes_no_function_words_in_any_language(matcher):
+    from newswatch.flagging.suggest import suggest_aliases
+
+    passages = [
+        # "than" is spelled almost like "Tehran" (ratio 0.8), "Tehraan" is a real variant
+        ("e1", "en", "Tehran spent more than it said. Officials in Tehraan denied it."),
+        ("e2", "en", "Tehran has more rockets than before, Tehraan said."),
+        ("e3", "en", "Tehran paid less than expected."),
+        # the words before a bracket that holds a name: a piece of a sentence ("in the
+        # villages of the south it launched"), not another name for the foundation
+        ("a1", "ar", "في قرى الجنوب أطلقت (جهاد البناء) مشاريع جديدة."),
+        ("a2", "ar", "في قرى الجنوب أطلقت (جهاد البناء) حملة ترميم."),
+        # a hyphenated name beginning with a Spanish article is still a name
+        ("s1", "es", "Hezbolá (al-Muqawama) respondió."),
+        ("s2", "es", "Hezbolá (al-Muqawama) negó el ataque."),
+    ]
+    found = suggest_aliases(matcher, _rows(matcher, passages), min_articles=2)
+    phrases = {s.phrase for s in found}
+    assert "Tehraan" in phrases and "than" not in phrases, phrases
+    assert not [p for p in phrases if p.startswith("في")], phrases
+    assert "al-Muqawama" in phrases, phrases
+
+
+def test_function_words_are_per_language(matcher):
+    from newswatch.flagging.suggest import FUNCTION_WORDS, is_function_word
+
+    assert set(FUNCTION_WORDS) >= {"en", "ko", "ar", "he", "fr", "de", "es", "ru", "ja", "zh"}
+    assert set(FUNCTION_WORDS) >= {"fa", "tr", "id"}  # the watchlist's thirteen languages
+    assert is_function_word("than", "en") and is_function_word("Than", "en")
+    assert is_function_word("чем", "ru") and is_function_word("في", "ar")
+    assert is_function_word("und", "de") and not is_function_word("und", "en")
+    assert is_function_word("yang", "ms")  # Malay reads the Indonesian list
+    assert is_function_word("der", None) and is_function_word("der", "any")  # unknown: all
+    # no alias of the shipped watchlist begins or ends with one in its own language
+    from newswatch.flagging.suggest import _starts_or_ends_with_function_word
+
+    for a in matcher.watchlist.actors:
+        for lang, phrase, _rule in a.alias_entries():
+            assert not _starts_or_ends_with_function_word(phrase.removesuffix("*"), lang), (
+                a.id,
+                lang,
+                phrase,
+            )

@@ -13,6 +13,12 @@ which looks, in each article, only for the actors it is flagged with:
 * **near spelling**: a word group spelled almost like an alias, not matched by any
   (``Hizbulla``, ``Hesbollah``, ``ハマズ``), transliterations and typos.
 
+A candidate that begins or ends with a function word of its articles' language (an
+article, preposition, conjunction, pronoun: :data:`FUNCTION_WORDS`, for each language of
+the watchlist) is a piece of a sentence, not a name, and is never suggested: ``than`` is
+spelled almost like ``Tehran``, ``a think tank`` like ``Alma think tank``, and the words
+before a bracket are often ``في قرى الجنوب …`` ("in the villages of the south …").
+
 Candidates are ranked by the number of articles they appear in (and how sure the kind of
 evidence is) and returned with examples. :func:`suggestions_yaml` writes a YAML snippet for
 an analyst to review. Nothing here changes the watchlist.
@@ -31,7 +37,14 @@ from dataclasses import dataclass, field
 from newswatch.flagging.matcher import Matcher, _script, canonical_language
 from newswatch.flagging.textnorm import Normalized, normalize, normalize_phrase
 
-__all__ = ["Row", "Suggestion", "suggest_aliases", "suggestions_yaml"]
+__all__ = [
+    "FUNCTION_WORDS",
+    "Row",
+    "Suggestion",
+    "is_function_word",
+    "suggest_aliases",
+    "suggestions_yaml",
+]
 
 Row = tuple[str, str | None, str | None, str | None, Iterable[str] | None]
 
@@ -41,6 +54,86 @@ MAX_EXAMPLES = 3
 
 _BRACKETS = {"(": ")", "（": "）", "[": "]", "«": "»", "「": "」"}
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
+
+# Function words by language, the watchlist's thirteen (Malay reads the Indonesian list).
+# Only words that cannot be a name or part of one at the edge of a phrase: no "us" (US),
+# "who" (WHO), "may" or "will"; Arabic transliterations such as al-Qods stay whole, since
+# a word is what lies between spaces. Compared after normalisation, as aliases are.
+FUNCTION_WORDS: dict[str, str] = {
+    "en": """a an the and or but nor of to in on at by for from with without within into
+        onto over under about above below after before between among against during since
+        until than then that this these those there here which whom whose what when where
+        while as if so not no is are was were be been being has have had do does did it its
+        he she they them their his her him we our you your me my said says also such very
+        more most less some any each every both either other another same only just via
+        per upon out off again once too""",
+    "fr": """le la les l un une des du de d au aux à et ou mais ni donc car que qu qui quoi
+        dont où ce cet cette ces son sa ses leur leurs il elle ils elles on nous vous je se
+        en dans sur sous par pour avec sans chez entre vers après avant pendant depuis
+        contre plus moins très aussi ne pas est sont était été être a ont avait selon comme
+        si lors""",
+    "de": """der die das den dem des ein eine einer einen einem eines und oder aber doch
+        sondern von vom zu zum zur in im an am auf aus bei beim mit nach seit über unter vor
+        für gegen ohne um durch als wie wenn dass daß ob nicht kein keine ist sind war waren
+        wird werden wurde hat haben hatte es er sie wir ihr sein seine ihre ihren dies diese
+        dieser auch noch nur sich laut""",
+    "es": """el la los las lo un una unos unas y e o u pero ni que quien cual cuyo de del al
+        a en con sin por para sobre entre hasta desde hacia tras contra según como más
+        menos muy también no es son era fue ser ha han había se su sus le les este esta
+        estos estas ese esa eso donde cuando""",
+    "ru": """и в во не что он она оно они на я с со как а то все по но за из у к ко от о об
+        же бы ли до для при без над под про через после перед между это этот эта эти тот
+        та те его ее её их был была были быть есть также или ни чем который которая
+        которые где когда так уже еще ещё""",
+    "ar": """في من إلى الى على عن مع أن ان إن لا ما لم لن هذا هذه ذلك تلك الذي التي الذين
+        و أو او ثم بل حتى كما قد كان كانت هو هي هم فهو وهو وهي عبر بين بعد قبل خلال حول ضد
+        دون عند لدى منذ بحسب وفق وفقا حسب أي كل بعض غير إلا الا لكن لأن أيضا باسم يكون""",
+    "he": """של את על עם כי גם זה זו זאת לא אל או אם כל היא הוא הם הן אשר בין לפי אחרי לפני
+        מן עד כמו אבל רק כבר יותר נגד ללא בלי אך יש אין היה הייתה היו""",
+    "fa": """و در به از که را با این آن برای تا یا اما هم بر است بود شد می نیز یک او آنها
+        ما شما من خود پس اگر چه چون هر بین پیش روی زیر درباره طبق وی""",
+    "tr": """ve ile veya ya da de bir bu şu o için gibi kadar göre daha en çok ama fakat
+        ancak ki ne mi mı mu mü olan olarak olduğu ise değil her bazı tüm sonra önce karşı
+        üzere diye""",
+    "id": """dan atau yang di ke dari pada untuk dengan dalam oleh ini itu tersebut adalah
+        ialah akan telah sudah belum tidak bukan juga serta bahwa karena sebagai seperti
+        antara tentang terhadap kepada bagi hingga sampai setelah sebelum para sang ia dia
+        mereka kami kita saat ketika namun tetapi tapi menurut""",
+    "ko": """및 등 그 이 저 또 또는 그리고 그러나 하지만 위해 대한 통해 따르면 의 에 를 을 는
+        은 가 와 과 도 로 으로 에서 한 할 했다 있는 없는 것 수 더 매우 모든 각 같은 이번
+        지난 당시""",
+    # no spaces between words: these count when a candidate is one of them (a run of
+    # characters between punctuation), which is what the near-spelling search compares
+    "ja": """の は が を に で と も へ や から まで より など この その あの これ それ あれ
+        そして また および 及び または 又は ため について による によると という""",
+    "zh": """的 了 和 与 與 及 或 在 是 有 为 為 对 對 从 從 由 把 被 这 這 那 其 之 也 都 而 但
+        并 並 据 據 称 稱 等 以 于 於 向 将 將 以及 因为 因為 但是 而且 并且 並且 或者 其中
+        此外 另外 根据 根據 关于 關於 对于 對於 据称 據稱""",
+}
+_FUNCTION: dict[str, frozenset[str]] = {
+    lang: frozenset(normalize_phrase(w) for w in words.split())
+    for lang, words in FUNCTION_WORDS.items()
+}
+_ANY_FUNCTION = frozenset().union(*_FUNCTION.values())  # a language not known: all lists
+_EDGE = re.compile(r"^\W+|\W+$")
+
+
+def is_function_word(word: str, language: str | None) -> bool:
+    """Whether ``word`` is a function word of ``language`` (of any list when the language
+    is unknown, ``any``, or one without a list), compared after normalisation."""
+    lang = canonical_language(language)
+    words = _FUNCTION.get(lang or "", _ANY_FUNCTION)
+    return normalize_phrase(word) in words
+
+
+def _starts_or_ends_with_function_word(phrase: str, language: str | None) -> bool:
+    """``phrase`` (as written): its first or last word, between spaces and without the
+    punctuation around it, is a function word of ``language``. Split before normalising,
+    which turns the hyphen of ``al-Qods`` or ``Jong-un`` into a space."""
+    words = [w for w in (_EDGE.sub("", x) for x in phrase.split()) if w]
+    if not words:
+        return False
+    return is_function_word(words[0], language) or is_function_word(words[-1], language)
 
 
 @dataclass
@@ -116,6 +209,8 @@ def suggest_aliases(
         key = normalize_phrase(spelled)
         if not key or key in known or len(key.replace(" ", "")) < 2:
             return
+        if _starts_or_ends_with_function_word(spelled, lang):
+            return  # a piece of a sentence ("than", "a think tank"), not a name
         s = found.get((aid, key))
         if s is None:
             s = found[(aid, key)] = Suggestion(aid, spelled, lang, kind, like, similarity=sim)
