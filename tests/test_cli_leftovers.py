@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,55 @@ def test_function_words_are_per_language(matcher):
                 lang,
                 phrase,
             )
+
+
+# --- 7. status: aware UTC times, and the zone shown ---------------------------------------------
+
+
+def test_status_report_times_are_aware_utc_and_shown_with_their_zone(tmp_path):
+    from newswatch.models import FeedStatus
+    from newswatch.reports.status import source_rows, status_report
+    from newswatch.settings import Source
+    from newswatch.store import Store
+    from newswatch.store.sources import SourceUpdate
+
+    db = _empty_db(tmp_path / "x.duckdb")
+    store = Store(str(db))
+    store.sources.sync([Source(name="S", url="http://127.0.0.1:9/feed.xml")])
+    store.sources.update(
+        [
+            SourceUpdate(
+                name="S",
+                status=FeedStatus.OK,
+                polled_at=datetime(2026, 11, 20, 6, 0),
+                next_poll_at=datetime(2099, 1, 1, 7, 30),
+            )
+        ]
+    )
+    store.runs.start("r1", datetime(2026, 11, 20, 6, 5, 4), 1)
+
+    report = status_report(store)
+    (run,) = report["last_runs"]
+    assert run["started_at"] == datetime(2026, 11, 20, 6, 5, 4, tzinfo=UTC)
+    assert (
+        run["started_at"].tzinfo is not None and run["started_at"].utcoffset().total_seconds() == 0
+    )
+    assert run["finished_at"] is None
+    assert report["feeds"]["next_due_at"] == datetime(2099, 1, 1, 7, 30, tzinfo=UTC)
+    assert report["feeds"]["next_due_at"].tzinfo is not None
+    cols, rows = source_rows(store)
+    times = [v for v in rows[0] if isinstance(v, datetime)]
+    assert times and all(t.tzinfo is not None and t.utcoffset().total_seconds() == 0 for t in times)
+    assert dict(zip(cols, rows[0], strict=True))["last_polled_at"] == datetime(
+        2026, 11, 20, 6, 0, tzinfo=UTC
+    )
+
+    r = runner.invoke(app, ["status", "--db", str(db), "-c", str(_config(tmp_path / "c"))])
+    assert r.exit_code == 0, r.output
+    assert "next due 2099-01-01 07:30:00 UTC." in r.stdout
+    assert "  2026-11-20 06:05:04 UTC  running " in r.stdout
+    r = runner.invoke(app, ["status", "--db", str(db), "-c", str(tmp_path / "c"), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["last_runs"][0]["started_at"] == "2026-11-20T06:05:04+00:00"
+    assert d["feeds"]["next_due_at"] == "2099-01-01T07:30:00+00:00"

@@ -55,7 +55,7 @@ def status(
       newswatch status -f json | jq .feeds
     """
     import json
-    from datetime import datetime, timedelta
+    from datetime import UTC, datetime
 
     from newswatch.cli.output import jsonable
     from newswatch.reports.status import status_report
@@ -78,7 +78,6 @@ def status(
             return
         # names and ids are data ("[r1]" is not a style): no Rich markup
         out = Console(highlight=False, soft_wrap=True, markup=False)
-        zero = timedelta(0)
         size = report.get("database_bytes")
         out.print(
             f"Database {report['database']} (schema {report['schema_version']}"
@@ -88,10 +87,10 @@ def status(
             f"{report['articles']} articles in {report['stories']} stories; {report['flagged']} flagged."
         )
 
-        def when(t: object) -> str:  # newswatch stores UTC: say so
+        def when(t: object) -> str:  # the report's times are aware, in UTC: say so
             if isinstance(t, datetime):
-                utc = t.utcoffset() in (None, zero)
-                return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc else t.strftime(" %z"))
+                aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+                return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             return "-" if t is None else str(t)
 
         f = report["feeds"]

@@ -1,12 +1,14 @@
 """Operations: the state of a newswatch installation, and retention.
 
 Used by ``newswatch status`` and ``newswatch sources`` and at the end of every pass.
+newswatch stores UTC without a zone (``TIMESTAMP``); every time these reports return is a
+timezone-aware datetime in UTC, so no reader has to know that.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from newswatch.settings import Settings
@@ -31,6 +33,13 @@ SOURCE_COLUMNS = [
 ]
 
 
+def _utc(value: Any) -> Any:
+    """A stored time (naive, in UTC) as an aware datetime in UTC; anything else unchanged."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
 def source_rows(store: Store, *, failing: bool = False) -> tuple[list[str], list[tuple]]:
     """Each feed's state from the ``source_health`` view (``failing``: only erroring ones)."""
     where = "WHERE health IN ('failing', 'erroring')" if failing else ""
@@ -39,7 +48,7 @@ def source_rows(store: Store, *, failing: bool = False) -> tuple[list[str], list
             f"SELECT {', '.join(SOURCE_COLUMNS)} FROM source_health {where} "
             "ORDER BY health = 'ok', consecutive_failures DESC, name"
         ).fetchall()
-    return SOURCE_COLUMNS, rows
+    return SOURCE_COLUMNS, [tuple(_utc(v) for v in r) for r in rows]
 
 
 def apply_retention(
@@ -79,7 +88,7 @@ def status_report(store: Store, settings: Settings | None = None) -> dict[str, A
                         "articles_new",
                         "articles_flagged",
                     ],
-                    r,
+                    (_utc(v) for v in r),
                     strict=False,
                 )
             )
@@ -94,7 +103,7 @@ def status_report(store: Store, settings: Settings | None = None) -> dict[str, A
         report["feeds"] = dict(
             zip(
                 ["enabled", "due_now", "failing_over_a_day", "erroring", "next_due_at"],
-                feeds,
+                (_utc(v) for v in feeds),
                 strict=False,
             )
         )
