@@ -18,6 +18,7 @@ import pyarrow as pa
 from newswatch.models import ArticleRecord, FlagResult, Mention
 from newswatch.settings import StorySettings
 from newswatch.store.engine import LANE_ARTICLES, Engine, fetch_one
+from newswatch.store.lists import values
 from newswatch.store.provenance import refresh_derivations, refresh_underived, write_provenance
 from newswatch.store.runs import Problem, insert_problems
 from newswatch.store.stories import assign_batch_stories
@@ -97,10 +98,10 @@ class Articles:
         with self.store.reader() as con:
             if self.store.schema_version(con) < 1:
                 return set()
-            rows = con.execute(
-                "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT unnest(?))",
-                [list(urls)],
-            ).fetchall()
+            with values(con, "_q_urls", urls):
+                rows = con.execute(
+                    "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT v FROM _q_urls)"
+                ).fetchall()
         return {r[0] for r in rows}
 
     def write_batch(
@@ -200,9 +201,16 @@ class Articles:
             stats.duplicates += len(recs) - len(new_ids)
             if new_ids:
                 story_of = assign_batch_stories(con, [unique[a] for a in new_ids], stories)
-                con.execute(
-                    "CREATE TEMP TABLE _new AS SELECT unnest(?) AS article_id, unnest(?) AS story_id",
-                    [new_ids, [story_of.get(a, a) for a in new_ids]],
+                con.register(  # the new ids and their stories
+                    "_new",
+                    pa.table(
+                        {
+                            "article_id": pa.array(new_ids, pa.string()),
+                            "story_id": pa.array(
+                                [story_of.get(a, a) for a in new_ids], pa.string()
+                            ),
+                        }
+                    ),
                 )
                 cols = [("n.story_id" if c == "story_id" else "b." + c) for c in _ARTICLE_COLUMNS]
                 con.execute(
@@ -220,7 +228,7 @@ class Articles:
                 # attributions, anchors and (unless derivations is False) derivation trees
                 write_provenance(con, [unique[a] for a in new_ids], derivations=derivations)
                 stats.story_ids = sorted({story_of.get(a, a) for a in new_ids})
-                con.execute("DROP TABLE _new")
+                con.unregister("_new")
             con.execute(
                 "INSERT INTO article_urls SELECT DISTINCT u.url, u.article_id FROM _b_urls u "
                 "WHERE NOT EXISTS (SELECT 1 FROM article_urls a WHERE a.url = u.url AND a.article_id = u.article_id)"

@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from newswatch.models import ArticleRecord
+from newswatch.store.lists import values
 from newswatch.stories.provenance import (
     Doc,
     anchors,
@@ -274,12 +275,13 @@ def write_provenance(
     if not derivations:
         return
     ids = [r.article_id for r in records]
-    stories = [
-        s
-        for (s,) in con.execute(
-            "SELECT DISTINCT story_id FROM articles WHERE article_id IN (SELECT unnest(?))", [ids]
-        ).fetchall()
-    ]
+    with values(con, "_p_ids", ids):
+        stories = [
+            s
+            for (s,) in con.execute(
+                "SELECT DISTINCT story_id FROM articles WHERE article_id IN (SELECT v FROM _p_ids)"
+            ).fetchall()
+        ]
     refresh_derivations(con, stories)
 
 
@@ -305,11 +307,11 @@ def write_anchors(
             if aid not in mine
         ][:backfill]
         if missing:
-            todo += con.execute(
-                "SELECT article_id, title, text FROM articles "
-                "WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
-                [missing],
-            ).fetchall()
+            with values(con, "_p_missing", missing):
+                todo += con.execute(
+                    "SELECT article_id, title, text FROM articles "
+                    "WHERE article_id IN (SELECT v FROM _p_missing)"
+                ).fetchall()
     if not todo:
         return 0
     t = pa.table(
@@ -370,20 +372,19 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
     articles derived again and those whose passages are not cached."""
     if not story_ids:
         return
-    ids = list(story_ids)
-    found = con.execute(
-        "SELECT story_id, article_id, source, language, published_at, fetched_at, title, "
-        "content_hash, length(text) FROM articles WHERE story_id IN (SELECT unnest(?))",
-        [ids],
-    ).fetchall()
-    stored: dict[str, tuple[Any, ...]] = {
-        r[1]: r
-        for r in con.execute(
-            "SELECT story_id, article_id, derived_from, overlap, adds_reporting, "
-            "order_confidence FROM story_derivations WHERE story_id IN (SELECT unnest(?))",
-            [ids],
+    with values(con, "_p_stories", story_ids):
+        found = con.execute(
+            "SELECT story_id, article_id, source, language, published_at, fetched_at, title, "
+            "content_hash, length(text) FROM articles WHERE story_id IN (SELECT v FROM _p_stories)"
         ).fetchall()
-    }
+        stored: dict[str, tuple[Any, ...]] = {
+            r[1]: r
+            for r in con.execute(
+                "SELECT story_id, article_id, derived_from, overlap, adds_reporting, "
+                "order_confidence FROM story_derivations "
+                "WHERE story_id IN (SELECT v FROM _p_stories)"
+            ).fetchall()
+        }
     by_story: dict[str, list[Doc]] = {}
     key: dict[str, _Key] = {}
     for sid, aid, src, lang, pub, fet, title, chash, n in found:
@@ -408,12 +409,12 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
         ]
     if not plans:
         return
-    texts = dict(
-        con.execute(
-            "SELECT article_id, text FROM articles WHERE article_id IN (SELECT unnest(?))",
-            [need_text],
-        ).fetchall()
-    )
+    with values(con, "_p_text", need_text):
+        texts = dict(
+            con.execute(
+                "SELECT article_id, text FROM articles WHERE article_id IN (SELECT v FROM _p_text)"
+            ).fetchall()
+        )
 
     def body(d: Doc) -> frozenset[int]:
         cached = _cache_get(key[d.article_id])
@@ -442,9 +443,10 @@ def refresh_derivations(con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]
                 replace.append(first[1])
                 out.append((*first[:5], conf))
     if replace:
-        con.execute(
-            "DELETE FROM story_derivations WHERE article_id IN (SELECT unnest(?))", [replace]
-        )
+        with values(con, "_p_replace", replace):
+            con.execute(
+                "DELETE FROM story_derivations WHERE article_id IN (SELECT v FROM _p_replace)"
+            )
     if out:
         t = pa.table(
             {

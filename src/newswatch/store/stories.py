@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from newswatch.models import ArticleRecord
 from newswatch.settings import StorySettings
+from newswatch.store.lists import values
 from newswatch.stories.minhash import (
     DEFAULT_SETTINGS,
     Sig,
@@ -76,13 +77,15 @@ def assign_stories(
     ids = [it.article_id for it in items]
 
     # already stored (a rerun): keep the recorded story
-    known = dict(
-        con.execute(
-            "SELECT article_id, any_value(story_id) FROM story_signatures "
-            "WHERE day BETWEEN ? AND ? AND article_id IN (SELECT unnest(?)) GROUP BY article_id",
-            [min(days), max(days), ids],
-        ).fetchall()
-    )
+    with values(con, "_story_ids", ids):
+        known = dict(
+            con.execute(
+                "SELECT article_id, any_value(story_id) FROM story_signatures "
+                "WHERE day BETWEEN ? AND ? AND article_id IN (SELECT v FROM _story_ids) "
+                "GROUP BY article_id",
+                [min(days), max(days)],
+            ).fetchall()
+        )
 
     usable = [
         i
