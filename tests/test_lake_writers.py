@@ -7,6 +7,7 @@ docs/scaleout.md ("Writers").
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,14 +47,19 @@ def _pg(pg: stores.PgServer, sql: str) -> list[tuple]:
         con.close()
 
 
-def _lane_holders(pg: stores.PgServer, lane: str) -> list[int]:
-    """PostgreSQL backends holding ``lane``'s advisory lock (any database)."""
+def _lane_holders(pg: stores.PgServer, lake: stores.StoreTarget, lane: str) -> list[int]:
+    """PostgreSQL backends holding ``lane``'s advisory lock in ``lake``'s catalog database
+    (advisory locks are per database: another test run on the same server, with its own
+    catalog, holds the same key in its own database)."""
     key = lane_key(lane) & 0xFFFFFFFFFFFFFFFF
     hi, lo = key >> 32, key & 0xFFFFFFFF
+    m = re.search(r"dbname=(\w+)", lake.target)
+    assert m, lake.target
     rows = _pg(
         pg,
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        f"AND classid = {hi} AND objid = {lo}",
+        "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        f"WHERE l.locktype = 'advisory' AND l.granted AND d.datname = '{m.group(1)}' "
+        f"AND l.classid = {hi} AND l.objid = {lo}",
     )
     return [int(r[0]) for r in rows]
 
@@ -106,7 +112,7 @@ def test_lanes_do_not_wait_for_each_other(lake, pg_server):
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(_hold_articles_lane, store, list(range(10)), holding, go)
         assert holding.wait(60)
-        assert len(_lane_holders(pg_server, LANE_ARTICLES)) == 1
+        assert len(_lane_holders(pg_server, lake, LANE_ARTICLES)) == 1
         t0 = time.monotonic()
         assert store.leases.claim(["feed-a", "feed-b"], "w2", 60) == ["feed-a", "feed-b"]
         store.runs.start("r2", datetime(2026, 11, 21), 2, owner="h:1:r2")
@@ -164,9 +170,9 @@ def test_a_lost_lock_is_caught_by_the_fence(lake, pg_server):
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(store.run_in_transaction, write, lane=LANE_ARTICLES)
         assert holding.wait(60)
-        (holder,) = _lane_holders(pg_server, LANE_ARTICLES)
+        (holder,) = _lane_holders(pg_server, lake, LANE_ARTICLES)
         _pg(pg_server, f"SELECT pg_terminate_backend({holder})")
-        _wait_for(lambda: not _lane_holders(pg_server, LANE_ARTICLES), 30, "the lock to go")
+        _wait_for(lambda: not _lane_holders(pg_server, lake, LANE_ARTICLES), 30, "the lock to go")
         # the lane is free: another writer stores a0010..a0029 and commits
         assert store.articles.write_batch(make_records(range(10, 30))).articles_new == 20
         go.set()
