@@ -50,6 +50,7 @@ from newswatch.settings import (
     load_digest_settings,
 )
 from newswatch.store import Store
+from newswatch.store.lists import values
 from newswatch.store.provenance import digest_lines
 from newswatch.store.verdicts import effective_flags_sql
 
@@ -254,21 +255,21 @@ def pending_items(
         by_story.setdefault(r[1], []).append(r)  # rows are score-ordered: first is the best
     story_ids = list(by_story)
     best_ids = [v[0][0] for v in by_story.values()]
-    outlets = dict(
-        con.execute(
-            "SELECT story_id, list(DISTINCT source ORDER BY source) FROM articles "
-            "WHERE story_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY story_id",
-            [story_ids],
-        ).fetchall()
-    )
-    sent_before = dict(
-        con.execute(
-            "SELECT story_id, min(delivered_at) FROM digest_deliveries d WHERE d.digest = ? "
-            "AND list_contains(?::VARCHAR[], d.recipient) AND story_id IN (SELECT unnest(?::VARCHAR[])) "
-            "GROUP BY story_id",
-            [digest.name, recipients, story_ids],
-        ).fetchall()
-    )
+    with values(con, "_d_stories", story_ids):
+        outlets = dict(
+            con.execute(
+                "SELECT story_id, list(DISTINCT source ORDER BY source) FROM articles "
+                "WHERE story_id IN (SELECT v FROM _d_stories) GROUP BY story_id"
+            ).fetchall()
+        )
+        sent_before = dict(
+            con.execute(
+                "SELECT story_id, min(delivered_at) FROM digest_deliveries d WHERE d.digest = ? "
+                "AND list_contains(?::VARCHAR[], d.recipient) "
+                "AND story_id IN (SELECT v FROM _d_stories) GROUP BY story_id",
+                [digest.name, recipients],
+            ).fetchall()
+        )
     evidence = _evidence(con, best_ids)
     items = []
     for sid, rs in by_story.items():
@@ -332,11 +333,12 @@ def _evidence(
     con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]
 ) -> dict[str, tuple[Evidence, ...]]:
     """Up to two sentences per article, chosen to cover its actors and allegations."""
-    rows = con.execute(
-        "SELECT article_id, kind, entity_id, matched_text, sentence, field, weight FROM mentions "
-        "WHERE article_id IN (SELECT unnest(?::VARCHAR[])) AND sentence IS NOT NULL AND sentence <> ''",
-        [list(article_ids)],
-    ).fetchall()
+    with values(con, "_d_articles", article_ids):
+        rows = con.execute(
+            "SELECT article_id, kind, entity_id, matched_text, sentence, field, weight "
+            "FROM mentions WHERE article_id IN (SELECT v FROM _d_articles) "
+            "AND sentence IS NOT NULL AND sentence <> ''"
+        ).fetchall()
     per_article: dict[str, dict[tuple[str, str], list[tuple[str, str, str]]]] = defaultdict(dict)
     for aid, kind, entity, matched, sentence, fld, _w in rows:
         per_article[aid].setdefault((fld or "text", sentence), []).append(

@@ -16,6 +16,7 @@ import duckdb
 
 from newswatch.store import lock as dblock
 from newswatch.store.engine import Engine
+from newswatch.store.lists import values
 
 __all__ = ["Leases"]
 
@@ -41,25 +42,25 @@ class Leases:
 
         def claim(con: duckdb.DuckDBPyConnection) -> list[str]:
             t = now or datetime.now(UTC).replace(tzinfo=None)
-            con.execute(
-                "DELETE FROM feed_leases WHERE list_contains(?::VARCHAR[], name) "
-                "AND (leased_until <= ? OR owner = ?)",
-                [wanted, t, owner],
-            )
-            free = {
-                r[0]
-                for r in con.execute(
-                    "SELECT n FROM (SELECT unnest(?::VARCHAR[]) AS n) "
-                    "WHERE n NOT IN (SELECT name FROM feed_leases)",
-                    [wanted],
-                ).fetchall()
-            }
+            with values(con, "_l_wanted", wanted):
+                con.execute(
+                    "DELETE FROM feed_leases WHERE name IN (SELECT v FROM _l_wanted) "
+                    "AND (leased_until <= ? OR owner = ?)",
+                    [t, owner],
+                )
+                free = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT v FROM _l_wanted WHERE v NOT IN (SELECT name FROM feed_leases)"
+                    ).fetchall()
+                }
             claimed = [n for n in wanted if n in free]
             if claimed:
-                con.execute(
-                    "INSERT INTO feed_leases SELECT unnest(?::VARCHAR[]), ?, ?",
-                    [claimed, owner, t + timedelta(seconds=ttl_seconds)],
-                )
+                with values(con, "_l_claimed", claimed):
+                    con.execute(
+                        "INSERT INTO feed_leases SELECT v, ?, ? FROM _l_claimed",
+                        [owner, t + timedelta(seconds=ttl_seconds)],
+                    )
             return claimed
 
         return self.store.run_in_transaction(claim)

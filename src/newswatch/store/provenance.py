@@ -504,26 +504,25 @@ def digest_lines(
     ids = list(dict.fromkeys(story_ids))
     if not ids:
         return {}
-    try:
-        rows = con.execute(
-            f"SELECT {', '.join(_TIMELINE_COLS)} FROM story_timeline "
-            "WHERE story IN (SELECT unnest(?::VARCHAR[])) "
-            "ORDER BY story, time, derived_from IS NOT NULL, article",
-            [ids],
-        ).fetchall()
-    except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
-        return {}
-    sources = dict(
-        con.execute(
-            "SELECT story_id, list(source_id ORDER BY n DESC, source_id) FROM ("
-            "  SELECT a.story_id, t.source_id, count(*) AS n FROM attributions t "
-            "  JOIN articles a USING (article_id) "
-            "  WHERE a.story_id IN (SELECT unnest(?::VARCHAR[])) AND t.source_id IS NOT NULL "
-            "  GROUP BY ALL"
-            ") GROUP BY story_id",
-            [ids],
-        ).fetchall()
-    )
+    with values(con, "_p_digest", ids):
+        try:
+            rows = con.execute(
+                f"SELECT {', '.join(_TIMELINE_COLS)} FROM story_timeline "
+                "WHERE story IN (SELECT v FROM _p_digest) "
+                "ORDER BY story, time, derived_from IS NOT NULL, article"
+            ).fetchall()
+        except duckdb.CatalogException:  # no story_timeline yet: the store predates provenance
+            return {}
+        sources = dict(
+            con.execute(
+                "SELECT story_id, list(source_id ORDER BY n DESC, source_id) FROM ("
+                "  SELECT a.story_id, t.source_id, count(*) AS n FROM attributions t "
+                "  JOIN articles a USING (article_id) "
+                "  WHERE a.story_id IN (SELECT v FROM _p_digest) AND t.source_id IS NOT NULL "
+                "  GROUP BY ALL"
+                ") GROUP BY story_id"
+            ).fetchall()
+        )
     timelines: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows:
         timelines.setdefault(r[0], []).append(r)

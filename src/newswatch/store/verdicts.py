@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from newswatch.store.lists import values
+
 if TYPE_CHECKING:
     from newswatch.store import Store
 
@@ -207,13 +209,14 @@ def latest_verdicts(
     if not article_ids or not has_verdicts(con):
         return {}
     out: dict[str, dict[tuple[str, str | None], dict[str, Any]]] = {}
-    for r in _rows(
-        con.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM latest_verdicts "
-            "WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
-            [list(article_ids)],
+    with values(con, "_v_ids", article_ids):
+        rows = _rows(
+            con.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM latest_verdicts "
+                "WHERE article_id IN (SELECT v FROM _v_ids)"
+            )
         )
-    ):
+    for r in rows:
         out.setdefault(r["article_id"], {})[(r["kind"], r["entity_id"])] = r
     return out
 

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from newswatch.errors import StoreError
 from newswatch.ingest.urls import canonicalize_url
 from newswatch.store import Store
+from newswatch.store.lists import values
 from newswatch.store.verdicts import VERDICTS, Verdict, has_verdicts, latest_verdicts
 from newswatch.web.filters import VERDICT_STATES, ArticleFilter, ArticleQuery, fetch_slack
 from newswatch.web.highlight import paragraphs, segments
@@ -132,13 +133,13 @@ def _multi(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 def _copy_counts(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, int]:
     if not story_ids:
         return {}
-    return dict(
-        con.execute(
-            "SELECT story_id, count(*) FROM articles WHERE story_id IN "
-            "(SELECT unnest(?::VARCHAR[])) GROUP BY story_id",
-            [list(dict.fromkeys(story_ids))],
-        ).fetchall()
-    )
+    with values(con, "_w_stories", dict.fromkeys(story_ids)):
+        return dict(
+            con.execute(
+                "SELECT story_id, count(*) FROM articles "
+                "WHERE story_id IN (SELECT v FROM _w_stories) GROUP BY story_id"
+            ).fetchall()
+        )
 
 
 # -- one article ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from newswatch.store.lists import values
 from newswatch.web import charts
 from newswatch.web.render import json_response, page
 from newswatch.web.security import clean_text, safe_url
@@ -67,20 +68,21 @@ def _story_data(con: duckdb.DuckDBPyConnection, story_id: str) -> Any:
     if not copies:
         return None
     ids = [c["article_id"] for c in copies]
-    ev = con.execute(
-        """
-        SELECT sentence, field, list(DISTINCT kind || ':' || entity_id) AS entities,
-               list(DISTINCT matched_text) AS matched, max(weight) AS weight,
-               arg_min(article_id, weight) AS article_id, count(DISTINCT article_id) AS copies
-        FROM mentions
-        WHERE article_id IN (SELECT unnest(?::VARCHAR[])) AND sentence IS NOT NULL
-          AND sentence <> ''
-        GROUP BY sentence, field
-        ORDER BY bool_or(kind = 'allegation') DESC, max(weight) DESC, sentence
-        LIMIT ?
-        """,
-        [ids, MAX_SENTENCES],
-    ).fetchall()
+    with values(con, "_w_copies", ids):
+        ev = con.execute(
+            """
+            SELECT sentence, field, list(DISTINCT kind || ':' || entity_id) AS entities,
+                   list(DISTINCT matched_text) AS matched, max(weight) AS weight,
+                   arg_min(article_id, weight) AS article_id, count(DISTINCT article_id) AS copies
+            FROM mentions
+            WHERE article_id IN (SELECT v FROM _w_copies) AND sentence IS NOT NULL
+              AND sentence <> ''
+            GROUP BY sentence, field
+            ORDER BY bool_or(kind = 'allegation') DESC, max(weight) DESC, sentence
+            LIMIT ?
+            """,
+            [MAX_SENTENCES],
+        ).fetchall()
     return copies, ev, _provenance(con, story_id, ids)
 
 
@@ -110,6 +112,13 @@ def _provenance(con: duckdb.DuckDBPyConnection, story_id: str, ids: list[str]) -
                 "confidence": confidence,
             }
     if _has(con, "attributions"):
+        with values(con, "_w_attributed", ids):
+            attributed = con.execute(
+                "SELECT source_text, kind, any_value(cue), list(DISTINCT entity_id), "
+                "count(DISTINCT article_id), any_value(sentence) FROM attributions "
+                "WHERE article_id IN (SELECT v FROM _w_attributed) "
+                "GROUP BY source_text, kind ORDER BY count(DISTINCT article_id) DESC, 1 LIMIT 30"
+            ).fetchall()
         out["attributions"] = [
             {
                 "source_text": t,
@@ -119,13 +128,7 @@ def _provenance(con: duckdb.DuckDBPyConnection, story_id: str, ids: list[str]) -
                 "articles": int(n),
                 "sentence": sentence,
             }
-            for t, k, cue, e, n, sentence in con.execute(
-                "SELECT source_text, kind, any_value(cue), list(DISTINCT entity_id), "
-                "count(DISTINCT article_id), any_value(sentence) FROM attributions "
-                "WHERE article_id IN (SELECT unnest(?::VARCHAR[])) "
-                "GROUP BY source_text, kind ORDER BY count(DISTINCT article_id) DESC, 1 LIMIT 30",
-                [ids],
-            ).fetchall()
+            for t, k, cue, e, n, sentence in attributed
         ]
     if _has(con, "claim_timeline"):
         from newswatch.store.provenance import claim_timeline
