@@ -23,6 +23,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from newswatch.ingest.pool import LinearPool, ReadableStream
+
 __all__ = [
     "GuardedBackend",
     "GuardedTransport",
@@ -145,10 +147,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for ip in addresses:
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(ip), port, timeout=timeout, local_address=local_address,
                     socket_options=socket_options,
                 )  # fmt: skip
+                return ReadableStream(stream)
             except httpcore.ConnectError as e:
                 error = e
         assert error is not None
@@ -164,11 +167,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with its connection pool built on :class:`GuardedBackend`."""
+    """httpx's own transport, with its connection pool (:class:`~newswatch.ingest.pool.LinearPool`)
+    built on :class:`GuardedBackend`."""
 
     def __init__(self, backend: GuardedBackend, limits: httpx.Limits):
         super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = LinearPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
