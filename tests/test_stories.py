@@ -157,3 +157,45 @@ def test_settings_are_checked():
         StorySettings(bands=50, rows=3)
     with pytest.raises(ValueError):
         StorySettings(unknown=1)
+
+
+def test_the_batched_comparison_agrees_with_the_pairwise_one(articles):
+    """assign_stories compares an article with all its candidates at once (decode_many,
+    same_story_many): every verdict and score is the pairwise decode/same_story's, on every
+    pair of the labelled set, with signatures of another length or version refused."""
+    from newswatch.stories.minhash import (
+        decode,
+        decode_many,
+        same_story,
+        same_story_many,
+        title_grams,
+        title_similarity,
+    )
+
+    st = StorySettings()
+    arts = list(articles.values())
+    blobs = [signature(a.text, a.title) for a in arts]
+    odd = [b"", None, blobs[0][:-4], bytes([9]) + blobs[0][1:]]  # short, none, cut, version 9
+    usable, values, k, shingles = decode_many([*blobs, *odd], st.num_perm)
+    assert usable.tolist() == [decode(b) is not None for b in blobs] + [False] * len(odd)
+    grams = [title_grams(a.title) for a in arts]
+    compared = 0
+    for i, a in enumerate(blobs):
+        sa = decode(a)
+        if sa is None:
+            continue
+        rows = [r for r in range(len(blobs)) if usable[r] and r != i]
+        same, score = same_story_many(
+            sa,
+            values[rows],
+            shingles[rows],
+            lambda r, i=i, rows=rows: title_similarity(grams[i], grams[rows[r]]),
+            st,
+        )
+        for n, r in enumerate(rows):
+            sb = decode(blobs[r])
+            assert sb is not None and int(k[r]) == sb.shingle_size
+            want = same_story(sa, sb, title_similarity(grams[i], grams[r]), st)
+            assert (bool(same[n]), float(score[n])) == want, (arts[i].id, arts[r].id)
+            compared += 1
+    assert compared > 1000

@@ -6,7 +6,8 @@ here they are matched against ``story_bands`` within the window and stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -23,7 +24,8 @@ from newswatch.stories.minhash import (
     StoryItem,
     bucket_keys,
     decode,
-    same_story,
+    decode_many,
+    same_story_many,
     title_grams,
     title_similarity,
 )
@@ -42,6 +44,15 @@ def apply_trend_settings(con: duckdb.DuckDBPyConnection, settings: StorySettings
 
 
 # -- clustering ----------------------------------------------------------------------------
+def _title_sims(
+    grams_a: frozenset[str],
+    titles: Sequence[str | None],
+    grams: Callable[[str | None], frozenset[str]],
+) -> Callable[[int], float]:
+    """Title similarity of one article with candidate ``r``, computed when it is asked for."""
+    return lambda r: title_similarity(grams_a, grams(titles[r]))
+
+
 def _when(item: StoryItem, now: datetime) -> datetime:
     return item.published_at or item.fetched_at or now
 
@@ -96,8 +107,20 @@ def assign_stories(
     if usable:
         keys[usable] = bucket_keys(np.stack([cast(Sig, sigs[i]).values for i in usable]), st)
 
-    # candidates from the archive: one join on (band, bucket) within the window
-    archive: dict[int, list[tuple[str, str, datetime, str | None, Sig]]] = {}
+    # candidates from the archive: one join on (band, bucket) within the window, read as
+    # Arrow columns and compared with numpy, one article against all its candidates at once
+    P = st.num_perm
+    us = timedelta(microseconds=1)
+    epoch = datetime(1970, 1, 1)
+    t_us = [(t - epoch) // us for t in times]
+    window_us = window // us
+    cand_rows: dict[int, range] = {}
+    c_aid: list[str] = []
+    c_sid: list[str] = []
+    c_title: list[str | None] = []
+    c_vals = np.zeros((0, P), np.uint32)
+    c_k = c_shingles = c_when = np.zeros(0, np.int64)
+    c_ok = np.zeros(0, bool)
     if usable:
         q = pa.table(
             {
@@ -109,7 +132,7 @@ def assign_stories(
         )
         con.register("_story_q", q)
         try:
-            rows = con.execute(
+            found = con.execute(
                 f"""
                 WITH c AS (
                     SELECT DISTINCT q.idx, b.article_id
@@ -117,18 +140,35 @@ def assign_stories(
                     WHERE b.day BETWEEN DATE '{lo}' AND DATE '{hi}'
                       AND b.day BETWEEN q.day - {wdays} AND q.day + {wdays}
                 )
-                SELECT c.idx, s.article_id, s.story_id, s.published_at, s.title, s.signature, s.day
+                SELECT c.idx, s.article_id, s.story_id, s.title, s.signature,
+                       epoch_us(coalesce(s.published_at, CAST(s.day AS TIMESTAMP))) AS when_us
                 FROM c JOIN story_signatures s ON s.article_id = c.article_id
                 WHERE s.day BETWEEN DATE '{lo}' AND DATE '{hi}'
+                ORDER BY c.idx, s.article_id
                 """
-            ).fetchall()
+            ).to_arrow_table()
         finally:
             con.unregister("_story_q")
-        for idx, aid, sid, pub, title, blob, day in rows:
-            sig = decode(blob)
-            if sig is not None:
-                when = pub or datetime(day.year, day.month, day.day)
-                archive.setdefault(idx, []).append((aid, sid, when, title, sig))
+        c_idx = found["idx"].to_numpy()
+        c_aid = found["article_id"].to_pylist()
+        c_sid = found["story_id"].to_pylist()
+        c_title = found["title"].to_pylist()
+        c_when = found["when_us"].to_numpy()
+        # a candidate can match only with a signature of the batch's length (see `usable`)
+        c_ok, c_vals, c_k, c_shingles = decode_many(found["signature"].to_pylist(), P)
+        if len(c_idx):
+            starts = np.flatnonzero(np.r_[True, c_idx[1:] != c_idx[:-1]]).tolist()
+            for a, b in itertools.pairwise([*starts, len(c_idx)]):
+                cand_rows[int(c_idx[a])] = range(a, b)
+
+    # the batch's own signatures, for matching earlier articles of the batch
+    b_vals = np.zeros((n, P), np.uint32)
+    b_k = np.zeros(n, np.int64)
+    b_shingles = np.zeros(n, np.int64)
+    for i in usable:
+        sg = cast(Sig, sigs[i])
+        b_vals[i], b_k[i], b_shingles[i] = sg.values, sg.shingle_size, sg.shingles
+    keys_list = keys.tolist()
 
     # assign in order; earlier articles of the batch are candidates through an in-memory index
     result: dict[str, str] = {}
@@ -151,29 +191,55 @@ def assign_stories(
         if i in usable_set and sig is not None:
             tg = grams(it.title)
             best = (-1.0, "")
-            seen: set[str] = set()
-            for aid, sid, when, title, csig in archive.get(i, ()):
-                if aid in seen or aid == it.article_id or abs(when - times[i]) > window:
-                    continue
-                seen.add(aid)
-                same, score = same_story(sig, csig, title_similarity(tg, grams(title)), st)
-                if same and score > best[0]:
-                    best = (score, sid)
-            earlier: set[int] = set()
-            for band in range(st.bands):
-                earlier.update(batch_index.get((band, int(keys[i, band])), ()))
-            for j in sorted(earlier):
-                if abs(times[j] - times[i]) > window:
-                    continue
-                same, score = same_story(
-                    sig, cast(Sig, sigs[j]), title_similarity(tg, grams(items[j].title)), st
+            rows = cand_rows.get(i)
+            if rows is not None:
+                sl = slice(rows.start, rows.stop)
+                keep = (
+                    c_ok[sl]
+                    & (c_k[sl] == sig.shingle_size)
+                    & (np.abs(c_when[sl] - t_us[i]) <= window_us)
                 )
-                if same and score > best[0]:
-                    best = (score, result[items[j].article_id])
+                rs = [
+                    r for r, k in zip(rows, keep.tolist(), strict=True) if k and c_aid[r] != ids[i]
+                ]
+                if rs:
+                    same, score = same_story_many(
+                        sig,
+                        c_vals[rs],
+                        c_shingles[rs],
+                        _title_sims(tg, [c_title[r] for r in rs], grams),
+                        st,
+                    )
+                    hit = np.flatnonzero(same)
+                    if hit.size:
+                        b = int(hit[np.argmax(score[hit])])  # the first best, in row order
+                        best = (float(score[b]), c_sid[rs[b]])
+            earlier: set[int] = set()
+            row_keys = keys_list[i]
+            for band in range(st.bands):
+                earlier.update(batch_index.get((band, row_keys[band]), ()))
+            js = [
+                j
+                for j in sorted(earlier)
+                if abs(t_us[j] - t_us[i]) <= window_us and b_k[j] == sig.shingle_size
+            ]
+            if js:
+                same, score = same_story_many(
+                    sig,
+                    b_vals[js],
+                    b_shingles[js],
+                    _title_sims(tg, [items[j].title for j in js], grams),
+                    st,
+                )
+                hit = np.flatnonzero(same)
+                if hit.size:
+                    b = int(hit[np.argmax(score[hit])])
+                    if score[b] > best[0]:  # ties go to the archive, then to the earliest
+                        best = (float(score[b]), result[items[js[b]].article_id])
             if best[0] >= 0:
                 story = best[1]
             for band in range(st.bands):
-                batch_index.setdefault((band, int(keys[i, band])), []).append(i)
+                batch_index.setdefault((band, row_keys[band]), []).append(i)
         result[it.article_id] = story
 
     # record signatures (every new article) and band rows (articles with a usable signature)

@@ -13,8 +13,10 @@ import functools
 import re
 import struct
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 
@@ -26,8 +28,10 @@ __all__ = [
     "StoryItem",
     "bucket_keys",
     "decode",
+    "decode_many",
     "normalise",
     "same_story",
+    "same_story_many",
     "signature",
     "similarity",
     "title_grams",
@@ -140,6 +144,32 @@ def decode(sig: bytes | None) -> Sig | None:
     return Sig(k, n, np.frombuffer(sig, dtype="<u4", offset=_HEADER.size))
 
 
+def decode_many(
+    blobs: Sequence[bytes | None], num_perm: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode` of many signatures of ``num_perm`` values at once: (usable, values,
+    shingle_size, shingles), one row per blob; a row that ``decode`` would refuse, or of
+    another length, is not usable (and all zeros)."""
+    m = len(blobs)
+    usable = np.zeros(m, bool)
+    values = np.zeros((m, num_perm), np.uint32)
+    k = np.zeros(m, np.int64)
+    shingles = np.zeros(m, np.int64)
+    size = _HEADER.size + 4 * num_perm
+    rows = [r for r, b in enumerate(blobs) if b is not None and len(b) == size]
+    if rows:
+        words = np.frombuffer(b"".join(cast(bytes, blobs[r]) for r in rows), "<u4")
+        words = words.reshape(len(rows), size // 4)
+        head = words[:, 0]  # version (8 bits), shingle size (8), num_perm (16); then the count
+        good = ((head & 0xFF) == _VERSION) & ((head >> 16) == num_perm)
+        at = np.asarray(rows)[good]
+        usable[at] = True
+        values[at] = words[good, 2:]
+        k[at] = (head[good] >> 8) & 0xFF
+        shingles[at] = words[good, 1]
+    return usable, values, k, shingles
+
+
 def estimates(a: Sig, b: Sig) -> tuple[float, float]:
     """(Jaccard estimate, containment estimate of the smaller set in the larger)."""
     j = float(np.count_nonzero(a.values == b.values)) / a.values.size
@@ -172,6 +202,33 @@ def same_story(a: Sig, b: Sig, title_sim: float, st: StorySettings) -> tuple[boo
         )
         or (j >= st.title_jaccard and title_sim >= st.title_threshold)
     )
+    return same, j
+
+
+def same_story_many(
+    a: Sig,
+    values: np.ndarray,
+    shingles: np.ndarray,
+    title_sim: Callable[[int], float],
+    st: StorySettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`same_story` of ``a`` against m signatures at once: ``values`` is (m, num_perm),
+    ``shingles`` their shingle counts, all of ``a``'s shingle size and length. Returns (same,
+    score) arrays. ``title_sim(r)`` is called only for a row whose verdict rests on the
+    titles (the same floating-point operations as :func:`same_story`, row by row)."""
+    if len(values) == 0:
+        return np.zeros(0, bool), np.zeros(0)
+    j = np.count_nonzero(values == a.values, axis=1) / a.values.size
+    small = np.minimum(a.shingles, shingles)
+    inter = j / (1.0 + j) * (a.shingles + shingles)
+    c = np.minimum(1.0, inter / np.maximum(1, small))
+    same = (j >= st.threshold) | (
+        (c >= st.containment)
+        & (j >= st.containment_min_jaccard)
+        & (small >= st.containment_min_shingles)
+    )
+    for r in np.flatnonzero(~same & (j >= st.title_jaccard)).tolist():
+        same[r] = title_sim(r) >= st.title_threshold
     return same, j
 
 
