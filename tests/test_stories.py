@@ -199,3 +199,21 @@ def test_the_batched_comparison_agrees_with_the_pairwise_one(articles):
             assert (bool(same[n]), float(score[n])) == want, (arts[i].id, arts[r].id)
             compared += 1
     assert compared > 1000
+
+
+@pytest.mark.parametrize("size", [1, 1023, 1024, 1025, 2500])
+def test_minhash_blocks_give_the_textbook_values(size):
+    """The blocked, in-place MinHash is min over x of ((a·x + b) mod 2^64) >> 32, whatever
+    the number of shingles against the block size (stored signatures stay comparable)."""
+    import numpy as np
+
+    from newswatch.stories.minhash import _minhash, _perm_params
+
+    rng = np.random.default_rng(size)
+    x = rng.integers(0, 2**32, size=size, dtype=np.uint64)
+    a, b = _perm_params(16)
+    want = [
+        min(((int(ap) * int(v) + int(bp)) % 2**64) >> 32 for v in x.tolist())
+        for ap, bp in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True)
+    ]
+    assert _minhash(x, 16).tolist() == want
