@@ -126,9 +126,10 @@ class PipelineSettings(_Model):
     # where that finds too little text), or always the whole cascade ("full")
     extraction: Literal["fast", "full"] = "fast"
     # articles per write transaction: a batch pays a fixed ~0.2 s (open, the dedup and story
-    # joins over the stored tables, commit, checkpoint on close), so 500 store a pass's
-    # articles for ~60 % of the CPU of 200 (docs/performance.md)
-    batch_size: int = Field(500, ge=1)
+    # joins over the stored tables, commit, checkpoint on close), so 400 store a pass's
+    # articles for ~65 % of the CPU of 200; larger batches raise the writer's peak memory
+    # (docs/performance.md)
+    batch_size: int = Field(400, ge=1)
     max_articles_per_feed: int = Field(200, ge=1)
     # articles in flight at once (bounds memory whatever the size of a run)
     max_in_flight: int = Field(64, ge=1)
