@@ -942,7 +942,10 @@ def _archive_db(path: Path, rows: int, log) -> None:
                substr(sha256('a' || i::VARCHAR), 1, 16), substr(sha256('t' || i::VARCHAR), 1, 32), 'synthetic'
         FROM range({rows}) t(i)
     """)
-    con.execute("INSERT INTO article_urls SELECT canonical_url, article_id FROM articles")
+    con.execute(
+        "INSERT INTO article_urls (url, article_id, url_key) "
+        "SELECT canonical_url, article_id, md5_number_lower(canonical_url) FROM articles"
+    )
     con.execute("""
         INSERT INTO flags SELECT article_id, ['north_korea', 'hamas'], ['tunnel_network'], 2.5,
                fetched_at, 'synthetic' FROM articles WHERE hash(article_id) % 10 = 0

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -321,3 +322,32 @@ def test_lake_without_catalog_is_a_clear_error(store_target, tmp_path):
         missing = Store(store_target.target.replace("dbname=", "dbname=nw_missing_"))
     with pytest.raises(StoreError, match=r"does not exist|cannot open"), missing.reader():
         pass
+
+
+def test_dedup_lookup_finds_urls_stored_before_their_hashed_key(tmp_path):
+    """A store written before migration 12 has no url_key: migrating fills it in, and the
+    lookup by key finds every URL stored before and after, and none that is not."""
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_migrations "
+        "(version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMP NOT NULL)"
+    )
+    for version, name, sql in MIGRATIONS:
+        if version >= 12:
+            break
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con.execute("INSERT INTO article_urls VALUES ('https://n.example/old/1', 'o1')")
+    con.close()
+    store = Store(path)
+    assert store.articles.known_urls(["https://n.example/old/1"]) == {"https://n.example/old/1"}
+    store.migrate()  # the old store's reader above used the URLs; now the keys
+    store.articles.write_batch(make_records([1]))
+    new_url = make_records([1])[0].canonical_url
+    asked = ["https://n.example/old/1", new_url, "https://n.example/never"]
+    assert store.articles.known_urls(asked) == {"https://n.example/old/1", new_url}
+    with store.reader() as con:
+        assert con.execute(
+            "SELECT count(*) FROM article_urls WHERE url_key IS NULL"
+        ).fetchone() == (0,)

@@ -21,6 +21,7 @@ from newswatch.store.engine import LANE_ARTICLES, Engine, fetch_one
 from newswatch.store.lists import values
 from newswatch.store.provenance import refresh_derivations, refresh_underived, write_provenance
 from newswatch.store.runs import Problem, insert_problems
+from newswatch.store.schema import URL_KEY_VERSION
 from newswatch.store.stories import assign_batch_stories
 
 __all__ = ["Articles", "WriteStats", "mentions_table"]
@@ -96,12 +97,21 @@ class Articles:
         if not urls or not self.store.exists():
             return set()
         with self.store.reader() as con:
-            if self.store.schema_version(con) < 1:
+            version = self.store.schema_version(con)
+            if version < 1:
                 return set()
             with values(con, "_q_urls", urls):
-                rows = con.execute(
-                    "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT v FROM _q_urls)"
-                ).fetchall()
+                if version < URL_KEY_VERSION:  # a store not migrated yet (read-only here)
+                    sql = (
+                        "SELECT DISTINCT url FROM article_urls WHERE url IN (SELECT v FROM _q_urls)"
+                    )
+                else:  # by the URLs' hashed keys: the stored URLs themselves are not read
+                    sql = (
+                        "WITH q AS (SELECT v, md5_number_lower(v) AS k FROM _q_urls) "
+                        "SELECT DISTINCT q.v FROM q WHERE q.k IN "
+                        "(SELECT url_key FROM article_urls WHERE url_key IN (SELECT k FROM q))"
+                    )
+                rows = con.execute(sql).fetchall()
         return {r[0] for r in rows}
 
     def write_batch(
@@ -234,8 +244,10 @@ class Articles:
             # the batch's (url, article_id) pairs not stored yet: the stored pairs of the
             # batch's URLs are found by a semi-join (the batch is the small side)
             con.execute(
-                "INSERT INTO article_urls SELECT url, article_id FROM _b_urls EXCEPT "
-                "SELECT url, article_id FROM article_urls WHERE url IN (SELECT url FROM _b_urls)"
+                "INSERT INTO article_urls (url, article_id, url_key) "
+                "SELECT url, article_id, md5_number_lower(url) FROM ("
+                "SELECT url, article_id FROM _b_urls EXCEPT "
+                "SELECT url, article_id FROM article_urls WHERE url IN (SELECT url FROM _b_urls))"
             )
             insert_problems(con, problems, run_id)
             for name in ("_b_articles", "_b_urls", "_b_mentions", "_b_flags"):

@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STORIES_SQL",
     "TREND_VIEWS_SQL",
+    "URL_KEY_VERSION",
     "WRITE_SERIAL_VERSION",
 ]
 
@@ -309,6 +310,14 @@ INSERT INTO article_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM article_writ
 """
 ARTICLE_FENCE_VERSION = 9
 
+# article_urls.url_key: the dedup lookup of every feed (store.articles.known_urls) reads this
+# 8-byte hash of the URL instead of the URL itself, a scan of 8 MB instead of ~50 MB at
+# 1,000,000 stored URLs (md5: the same value in every DuckDB version)
+_URL_KEY_SQL = """
+ALTER TABLE article_urls ADD COLUMN url_key UBIGINT;
+UPDATE article_urls SET url_key = md5_number_lower(url);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", _INITIAL_SQL),
     (2, "digest deliveries", DIGEST_SQL),
@@ -325,5 +334,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "the articles write lane's fence", _ARTICLE_FENCE_SQL),
     (10, "attributions and story provenance", PROVENANCE_SQL),
     (11, "claims across languages: article anchors and the claim views", CLAIMS_SQL),
+    (12, "a hashed key for the dedup lookup", _URL_KEY_SQL),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+URL_KEY_VERSION = 12
