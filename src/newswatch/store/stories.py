@@ -53,6 +53,12 @@ def _title_sims(
     return lambda r: title_similarity(grams_a, grams(titles[r]))
 
 
+def _first_best(same: np.ndarray, score: np.ndarray) -> int | None:
+    """The row of the highest score among the matches (the first such row on a tie)."""
+    hit = np.flatnonzero(same)
+    return int(hit[np.argmax(score[hit])]) if hit.size else None
+
+
 def _when(item: StoryItem, now: datetime) -> datetime:
     return item.published_at or item.fetched_at or now
 
@@ -210,10 +216,9 @@ def assign_stories(
                         _title_sims(tg, [c_title[r] for r in rs], grams),
                         st,
                     )
-                    hit = np.flatnonzero(same)
-                    if hit.size:
-                        b = int(hit[np.argmax(score[hit])])  # the first best, in row order
-                        best = (float(score[b]), c_sid[rs[b]])
+                    top = _first_best(same, score)
+                    if top is not None:
+                        best = (float(score[top]), c_sid[rs[top]])
             earlier: set[int] = set()
             row_keys = keys_list[i]
             for band in range(st.bands):
@@ -231,11 +236,9 @@ def assign_stories(
                     _title_sims(tg, [items[j].title for j in js], grams),
                     st,
                 )
-                hit = np.flatnonzero(same)
-                if hit.size:
-                    b = int(hit[np.argmax(score[hit])])
-                    if score[b] > best[0]:  # ties go to the archive, then to the earliest
-                        best = (float(score[b]), result[items[js[b]].article_id])
+                top = _first_best(same, score)
+                if top is not None and score[top] > best[0]:  # ties go to the archive
+                    best = (float(score[top]), result[items[js[top]].article_id])
             if best[0] >= 0:
                 story = best[1]
             for band in range(st.bands):
